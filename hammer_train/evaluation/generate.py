@@ -1,0 +1,274 @@
+"""Prompt rendering and batched greedy generation for evaluation.
+
+The evaluation pipeline (:func:`~.report.run_evaluation`) only needs two callables:
+
+* a *renderer* ``render(example) -> str``: :func:`chat_renderer` renders with the tokenizer's
+  chat template (``add_generation_prompt=True``), :func:`plain_renderer` without any tokenizer
+  (tests, stub models);
+* a *generator* ``generate_fn(prompts: list[str]) -> list[str]`` (one output per prompt, same
+  order): :func:`transformers_generate_fn` wraps :func:`generate` (``model.generate``, greedy,
+  left padding, batches of similar length), :func:`vllm_generate_fn` uses vLLM when it is
+  installed (optional, never required).  Any function with that signature works, e.g. a stub that
+  returns gold answers.
+
+Decoding follows DESIGN.md ("Evaluation"): greedy; generation stops at the tokenizer's EOS or
+``<|im_end|>``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..prompts import SYSTEM_PROMPT, to_conversation
+from ..schema import Example
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GenerateFn",
+    "RenderFn",
+    "STOP_TOKENS",
+    "render_prompt",
+    "chat_renderer",
+    "plain_renderer",
+    "stop_token_ids",
+    "generate",
+    "transformers_generate_fn",
+    "vllm_available",
+    "vllm_generate_fn",
+]
+
+GenerateFn = Callable[[list[str]], list[str]]
+"""``generate_fn(prompts) -> outputs``: one generated string per prompt, in order."""
+
+RenderFn = Callable[[Example], str]
+"""``render(example) -> prompt text`` (what :data:`GenerateFn` receives)."""
+
+STOP_TOKENS = ("<|im_end|>",)
+"""Tokens that end a generation besides the tokenizer's EOS (when the vocabulary has them)."""
+
+
+def render_prompt(example: Example, tokenizer: Any, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT) -> str:
+    """The prompt text for one row, rendered by the tokenizer's chat template.
+
+    ``tokenizer.apply_chat_template(to_conversation(example, style)["prompt"],
+    add_generation_prompt=True, tokenize=False)``; the ``native`` style also passes ``tools=``.
+
+    Args:
+        example: the row (masked for a renamed benchmark).
+        tokenizer: a ``transformers`` tokenizer with a chat template.
+        style: ``"hammer"`` or ``"native"`` (see :mod:`hammer_train.prompts`).
+        system_prompt: the system turn (``None``: none).
+
+    Returns:
+        The prompt string, ending where the assistant's answer starts.
+
+    Raises:
+        ValueError: unknown style, or the tokenizer has no chat template.
+    """
+    conv = to_conversation(example, style, system_prompt)
+    kw: dict[str, Any] = {}
+    if style == "native":
+        kw["tools"] = conv["tools"]
+    return tokenizer.apply_chat_template(conv["prompt"], add_generation_prompt=True, tokenize=False, **kw)
+
+
+def chat_renderer(tokenizer: Any, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT) -> RenderFn:
+    """A :data:`RenderFn` using :func:`render_prompt` with this tokenizer and style.
+
+    Logs a warning when ``style="native"`` and the template ignores ``tools=`` (SmolLM2).
+    """
+    if style == "native":
+        from ..prompts import template_renders_tools
+
+        if not template_renders_tools(tokenizer):
+            logger.warning("prompt style 'native': this chat template ignores tools=, the model will not see the tools")
+
+    def render(example: Example) -> str:
+        return render_prompt(example, tokenizer, style, system_prompt)
+
+    return render
+
+
+def plain_renderer(style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT) -> RenderFn:
+    """A tokenizer-free :data:`RenderFn`: the conversation's messages as ``"<role>: <content>"``
+    blocks (with the tools as JSON for ``native``). For tests and stub models, not for real models."""
+    import json
+
+    def render(example: Example) -> str:
+        conv = to_conversation(example, style, system_prompt)
+        parts = [f"{m['role']}: {m.get('content') or ''}" for m in conv["prompt"]]
+        if style == "native":
+            parts.insert(0, "tools: " + json.dumps(conv["tools"], ensure_ascii=False))
+        return "\n\n".join(parts) + "\n\nassistant:"
+
+    return render
+
+
+def stop_token_ids(tokenizer: Any, extra: Sequence[str] = STOP_TOKENS) -> list[int]:
+    """Token ids that end generation: the tokenizer's EOS plus those of ``extra`` in its vocabulary.
+
+    Returns:
+        A list of distinct ids (possibly empty for a tokenizer with neither).
+    """
+    ids: list[int] = []
+    eos = tokenizer.eos_token_id
+    for i in eos if isinstance(eos, (list, tuple)) else [eos]:
+        if isinstance(i, int) and i not in ids:
+            ids.append(i)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    vocab = tokenizer.get_vocab()
+    for tok in extra:
+        i = vocab.get(tok)
+        if isinstance(i, int) and i != unk and i not in ids:
+            ids.append(i)
+    return ids
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    batch_size: int = 8,
+    max_new_tokens: int = 256,
+    stop_tokens: Sequence[str] = STOP_TOKENS,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
+    """Greedy batched generation with ``model.generate``.
+
+    Prompts are tokenized without extra special tokens (the chat template already wrote them),
+    sorted by token length (longest first, so an out-of-memory shows up in the first batch) and cut
+    into batches of ``batch_size``, so that each batch pads little; padding is on the left. Each
+    output is the decoded new tokens with special tokens skipped, stripped.
+
+    Args:
+        model: a ``transformers`` causal LM (or PEFT model) in eval mode, on its device.
+        tokenizer: its tokenizer (``pad_token`` set; padding side is forced to left here).
+        prompts: prompt strings, ``N`` of them.
+        batch_size: prompts per ``generate`` call (>= 1).
+        max_new_tokens: generation limit per prompt.
+        stop_tokens: token strings that end a generation besides EOS (see :func:`stop_token_ids`).
+        progress: called as ``progress(done, N)`` after each batch.
+
+    Returns:
+        ``N`` strings, in the order of ``prompts``.
+
+    Raises:
+        ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``.
+    """
+    import torch
+
+    if batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
+    if not prompts:
+        return []
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    eos = stop_token_ids(tokenizer, stop_tokens)
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+    device = next(model.parameters()).device
+    outputs: list[str | None] = [None] * len(prompts)
+    done = 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.inference_mode():
+            out = model.generate(
+                **batch,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=eos or None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new = out[:, batch["input_ids"].shape[1] :]
+        for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
+            outputs[i] = text.strip()
+        done += len(idx)
+        if progress is not None:
+            progress(done, len(prompts))
+    return [o or "" for o in outputs]
+
+
+def transformers_generate_fn(
+    model: Any,
+    tokenizer: Any,
+    *,
+    batch_size: int = 8,
+    max_new_tokens: int = 256,
+    stop_tokens: Sequence[str] = STOP_TOKENS,
+    log_every: bool = True,
+) -> GenerateFn:
+    """A :data:`GenerateFn` over :func:`generate` with fixed settings (logs progress at INFO)."""
+
+    def fn(prompts: list[str]) -> list[str]:
+        t0 = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            if log_every:
+                logger.info("generated %d/%d (%.0f s)", done, total, time.perf_counter() - t0)
+
+        return generate(
+            model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, stop_tokens=stop_tokens, progress=progress
+        )
+
+    return fn
+
+
+def vllm_available() -> bool:
+    """True when the optional ``vllm`` package is importable (found without importing it)."""
+    return importlib.util.find_spec("vllm") is not None
+
+
+def vllm_generate_fn(
+    model_path: str,
+    *,
+    adapter: str | None = None,
+    max_new_tokens: int = 256,
+    stop_tokens: Sequence[str] = STOP_TOKENS,
+    dtype: str = "auto",
+    max_lora_rank: int = 64,
+) -> GenerateFn:
+    """A :data:`GenerateFn` backed by vLLM (greedy, ``temperature=0``), for GPU machines that have it.
+
+    vLLM is optional and never installed by this project (``pip install hammer-train[vllm]``).
+
+    Args:
+        model_path: a folder or hub id vLLM can load (resolve GGUF references with
+            :func:`hammer_train.modeling.resolve_model` first).
+        adapter: a PEFT LoRA adapter folder, served with ``enable_lora``.
+        max_new_tokens: generation limit.
+        stop_tokens: stop strings besides the model's EOS.
+        dtype: vLLM's ``dtype``.
+        max_lora_rank: vLLM's ``max_lora_rank`` (must be >= the adapter's ``r``).
+
+    Raises:
+        ImportError: vLLM is not installed.
+    """
+    if not vllm_available():
+        raise ImportError("vLLM is not installed (optional: pip install vllm); use the transformers backend")
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=model_path, dtype=dtype, enable_lora=adapter is not None, max_lora_rank=max_lora_rank)
+    params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop=list(stop_tokens))
+    lora = None
+    if adapter is not None:
+        from vllm.lora.request import LoRARequest
+
+        lora = LoRARequest("adapter", 1, adapter)
+
+    def fn(prompts: list[str]) -> list[str]:
+        results = llm.generate(list(prompts), params, lora_request=lora)
+        return [r.outputs[0].text.strip() for r in results]
+
+    return fn

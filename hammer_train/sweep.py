@@ -1,0 +1,811 @@
+"""Irrelevance / masking sweeps: one training plus one evaluation per grid point, then a table and
+a figure of call accuracy and irrelevance accuracy against the irrelevance share (the trade-off
+the Hammer paper sweeps, arXiv 2410.04587: more ``[]`` rows raise refusal accuracy and lower call
+accuracy; about 10% was best there).
+
+    python scripts/sweep.py recipes/smollm2-135m.yaml --irrelevance_ratio 0,0.05,0.1,0.2,0.3 \\
+        --masking_row_prob 0,0.67,1.0 --benchmarks sealtool,bfcl_irrelevance --limit 50
+
+Each point gets its own folder, ``<sweep_dir>/irr0.1-mask0.67/``, holding what ``scripts/train.py``
+writes (adapter, ``data_report.json``, ``train_log.json``) plus ``results.json`` from
+``scripts/evaluate.py`` and ``sweep.log`` (local runs). wandb runs are grouped by the sweep name
+(``WANDB_RUN_GROUP``) and named after the point (``--run_name``). A point whose folder has
+``adapter_model.safetensors`` and a readable ``results.json`` is finished and never run again; one
+with only the adapter is only evaluated.
+
+Locally the points run one after another, each in a fresh process (``sys.executable
+scripts/train.py ...`` then ``scripts/evaluate.py``). With ``--print_commands`` one shell line per
+point is printed instead (``accelerate launch scripts/train.py ... && python scripts/evaluate.py
+...``) for a scheduler, e.g. a Slurm array running ``sed -n "${SLURM_ARRAY_TASK_ID}p" cmds.sh |
+bash``; finished points print as a ``# done:`` comment so line numbers stay put. After the runs (or
+with ``--collect_only``) every point is collected into ``<sweep_dir>/results.csv``, ``results.md``
+and ``irrelevance_sweep.png``.
+
+Everything here is plain functions over :class:`SweepSpec` / :class:`SweepPoint`;
+``scripts/sweep.py`` only calls :func:`main`. The training and evaluation subprocesses are started
+by a *runner* (:func:`subprocess_runner` by default) that tests replace with a fake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "AXES",
+    "Step",
+    "SweepPoint",
+    "SweepSpec",
+    "parse_values",
+    "format_value",
+    "expand_grid",
+    "point_name",
+    "point_status",
+    "train_command",
+    "evaluate_command",
+    "point_steps",
+    "shell_line",
+    "subprocess_runner",
+    "run_sweep",
+    "point_metrics",
+    "collect",
+    "write_csv",
+    "markdown_table",
+    "plot_sweep",
+    "write_report",
+    "build_parser",
+    "main",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The project root (``scripts/`` lives there)."""
+
+AXES: dict[str, tuple[str, float, float, bool]] = {
+    "irrelevance_ratio": ("irr", 0.0, 1.0, False),
+    "masking_row_prob": ("mask", 0.0, 1.0, True),
+}
+"""Sweepable recipe fields: ``field -> (folder-name prefix, low, high, high included)``."""
+
+ADAPTER_FILE = "adapter_model.safetensors"
+RESULTS_FILE = "results.json"
+LOG_FILE = "sweep.log"
+CSV_FILE = "results.csv"
+MD_FILE = "results.md"
+PNG_FILE = "irrelevance_sweep.png"
+MANIFEST_FILE = "sweep.json"
+
+# Overrides the sweep sets itself; passing them as extra overrides is an error.
+_RESERVED = ("output_dir", "run_name", "config")
+
+
+# --------------------------------------------------------------------------- grid and names
+
+
+def parse_values(text: str, field_name: str = "value") -> list[float]:
+    """Parse a comma-separated list of numbers (``"0,0.05,0.1"``), keeping order, dropping repeats.
+
+    Args:
+        text: the list as typed on the command line.
+        field_name: the recipe field, named in errors and checked against its range in
+            :data:`AXES` when it is a sweep axis.
+
+    Raises:
+        ValueError: an empty list, a value that is not a number, or one out of the field's range.
+    """
+    out: list[float] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            v = float(part)
+        except ValueError:
+            raise ValueError(f"--{field_name}: {part!r} is not a number") from None
+        if not math.isfinite(v):
+            raise ValueError(f"--{field_name}: {part!r} is not a finite number")
+        if field_name in AXES:
+            _, lo, hi, hi_ok = AXES[field_name]
+            if not (lo <= v <= hi if hi_ok else lo <= v < hi):
+                raise ValueError(f"--{field_name}: {part} is outside [{lo}, {hi}{']' if hi_ok else ')'}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ValueError(f"--{field_name}: no values given")
+    return out
+
+
+def format_value(v: float) -> str:
+    """Shortest plain form of a grid value: ``0.1 -> "0.1"``, ``1.0 -> "1"``, ``0.6667 -> "0.6667"``."""
+    s = format(float(v), "g")
+    return "0" if s == "-0" else s
+
+
+def expand_grid(axes: dict[str, Sequence[float]]) -> list[dict[str, float]]:
+    """All combinations of the axes' values, first axis slowest: ``{"a": [1, 2], "b": [3]} ->
+    [{"a": 1, "b": 3}, {"a": 2, "b": 3}]``. An axis with no values is an error."""
+    names = list(axes)
+    for n in names:
+        if not axes[n]:
+            raise ValueError(f"sweep axis {n!r} has no values")
+    return [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
+
+
+def point_name(values: dict[str, float]) -> str:
+    """Folder / run name of a grid point: ``{"irrelevance_ratio": 0.1, "masking_row_prob": 0.67}
+    -> "irr0.1-mask0.67"`` (axes outside :data:`AXES` use their field name as prefix)."""
+    parts = []
+    for k, v in values.items():
+        prefix = AXES[k][0] if k in AXES else k
+        parts.append(f"{prefix}{format_value(v)}")
+    return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point.
+
+    Attributes:
+        name: folder and wandb run name, e.g. ``irr0.1-mask0.67``.
+        values: the swept recipe fields and their values at this point.
+        output_dir: ``<sweep_dir>/<name>``.
+    """
+
+    name: str
+    values: dict[str, float]
+    output_dir: Path
+
+
+@dataclass
+class SweepSpec:
+    """What to sweep and how to train and evaluate each point.
+
+    Attributes:
+        recipe: the recipe YAML.
+        axes: swept recipe fields and their values, in the order given (first axis slowest).
+        sweep_dir: parent folder of the points' folders; its name is the sweep (wandb group) name.
+        overrides: further recipe overrides passed to every training (``["--max_steps", "100"]``).
+        benchmarks: ``--benchmarks`` for ``scripts/evaluate.py`` (its default when ``None``).
+        limit: ``--limit`` for ``scripts/evaluate.py`` (its default when ``None``).
+        eval_args: further arguments for ``scripts/evaluate.py``.
+        accelerate_config: ``--config_file`` for ``accelerate launch`` in printed commands.
+        model: the base model for evaluation; read from the overrides or the recipe when ``None``.
+    """
+
+    recipe: str
+    axes: dict[str, list[float]]
+    sweep_dir: Path
+    overrides: list[str] = field(default_factory=list)
+    benchmarks: str | None = None
+    limit: int | None = None
+    eval_args: list[str] = field(default_factory=list)
+    accelerate_config: str | None = None
+    model: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The sweep's name (the folder name of ``sweep_dir``), used as the wandb run group."""
+        return Path(self.sweep_dir).resolve().name
+
+    def points(self) -> list[SweepPoint]:
+        """The grid points, first axis slowest."""
+        out = []
+        for values in expand_grid(self.axes):
+            name = point_name(values)
+            out.append(SweepPoint(name=name, values=values, output_dir=Path(self.sweep_dir) / name))
+        return out
+
+    def base_model(self) -> str:
+        """The model to evaluate the adapters on: :attr:`model`, else ``--model_name_or_path``
+        among the overrides, else the recipe's ``model_name_or_path``.
+
+        Raises:
+            ValueError: none of them names a model.
+        """
+        if self.model:
+            return self.model
+        found = _override_value(self.overrides, "model_name_or_path")
+        if found:
+            return found
+        import yaml
+
+        path = Path(self.recipe)
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+        if isinstance(data, dict) and data.get("model_name_or_path"):
+            return str(data["model_name_or_path"])
+        raise ValueError(f"no model_name_or_path in {self.recipe!r} or the overrides; pass --model")
+
+
+def _override_value(overrides: Sequence[str], key: str) -> str | None:
+    """The value of ``--key V`` or ``--key=V`` in an override list (last one wins)."""
+    value = None
+    for i, tok in enumerate(overrides):
+        if tok == f"--{key}" and i + 1 < len(overrides):
+            value = overrides[i + 1]
+        elif tok.startswith(f"--{key}="):
+            value = tok.split("=", 1)[1]
+    return value
+
+
+def _override_keys(overrides: Sequence[str]) -> list[str]:
+    return [tok[2:].split("=", 1)[0] for tok in overrides if tok.startswith("--")]
+
+
+# --------------------------------------------------------------------------- done-detection
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def point_status(folder: str | Path) -> str:
+    """Where a point stands: ``"done"`` (``adapter_model.safetensors`` and a readable
+    ``results.json``), ``"trained"`` (adapter only: evaluation still to run) or ``"todo"``."""
+    folder = Path(folder)
+    if not (folder / ADAPTER_FILE).is_file():
+        return "todo"
+    return "done" if isinstance(_read_json(folder / RESULTS_FILE), dict) else "trained"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Step:
+    """One process to run for a point: ``stage`` is ``"train"`` or ``"evaluate"``."""
+
+    stage: str
+    argv: list[str]
+
+
+def _script(name: str, relative: bool) -> str:
+    path = ROOT / "scripts" / name
+    if not relative:
+        return str(path)
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def train_command(spec: SweepSpec, point: SweepPoint, launcher: str = "python") -> list[str]:
+    """The training command of a point.
+
+    Args:
+        launcher: ``"python"``: ``sys.executable scripts/train.py ...`` (local runs, absolute
+            script path); ``"accelerate"``: ``accelerate launch [--config_file F]
+            scripts/train.py ...`` (printed commands, script path relative to the current folder).
+
+    Returns:
+        argv: the script, the recipe, the extra overrides, then ``--output_dir``, the swept
+        fields and ``--run_name`` (later flags win in the recipe parser).
+    """
+    if launcher == "python":
+        head = [sys.executable, _script("train.py", relative=False)]
+    elif launcher == "accelerate":
+        head = ["accelerate", "launch"]
+        if spec.accelerate_config:
+            head += ["--config_file", spec.accelerate_config]
+        head.append(_script("train.py", relative=True))
+    else:
+        raise ValueError(f"launcher must be 'python' or 'accelerate', got {launcher!r}")
+    argv = [*head, str(spec.recipe), *spec.overrides, "--output_dir", str(point.output_dir)]
+    for k, v in point.values.items():
+        argv += [f"--{k}", format_value(v)]
+    argv += ["--run_name", point.name]
+    return argv
+
+
+def evaluate_command(spec: SweepSpec, point: SweepPoint, python: str | None = None) -> list[str]:
+    """The evaluation command of a point: ``python scripts/evaluate.py MODEL --adapter DIR
+    [--benchmarks B] [--limit N] [eval_args] --output DIR/results.json``.
+
+    Args:
+        python: interpreter; ``sys.executable`` with an absolute script path when ``None``,
+            otherwise that word (e.g. ``"python"``) with a relative script path.
+    """
+    if python is None:
+        argv = [sys.executable, _script("evaluate.py", relative=False)]
+    else:
+        argv = [python, _script("evaluate.py", relative=True)]
+    argv += [spec.base_model(), "--adapter", str(point.output_dir)]
+    if spec.benchmarks:
+        argv += ["--benchmarks", spec.benchmarks]
+    if spec.limit is not None:
+        argv += ["--limit", str(spec.limit)]
+    argv += [*spec.eval_args, "--output", str(point.output_dir / RESULTS_FILE)]
+    return argv
+
+
+def point_steps(spec: SweepSpec, point: SweepPoint, status: str | None = None, printed: bool = False) -> list[Step]:
+    """What is left to run for a point: train + evaluate (``todo``), evaluate (``trained``) or
+    nothing (``done``). ``printed=True`` builds the scheduler form (``accelerate launch``,
+    ``python``, relative script paths)."""
+    status = status or point_status(point.output_dir)
+    steps = []
+    if status == "todo":
+        steps.append(Step("train", train_command(spec, point, "accelerate" if printed else "python")))
+    if status in ("todo", "trained"):
+        steps.append(Step("evaluate", evaluate_command(spec, point, "python" if printed else None)))
+    return steps
+
+
+def shell_line(spec: SweepSpec, point: SweepPoint) -> str:
+    """One shell line for a point, for a scheduler: ``WANDB_RUN_GROUP=<sweep> accelerate launch
+    scripts/train.py ... && python scripts/evaluate.py ...``; a finished point gives a ``# done:``
+    comment (so a Slurm array's line numbers stay the grid's)."""
+    steps = point_steps(spec, point, printed=True)
+    if not steps:
+        return f"# done: {point.name} ({point.output_dir})"
+    parts = []
+    for step in steps:
+        cmd = shlex.join(step.argv)
+        if step.stage == "train":
+            cmd = f"WANDB_RUN_GROUP={shlex.quote(spec.name)} {cmd}"
+        parts.append(cmd)
+    return " && ".join(parts)
+
+
+# --------------------------------------------------------------------------- running
+
+Runner = Callable[[SweepPoint, Sequence[Step], dict[str, str]], int]
+"""``runner(point, steps, env) -> exit status``: run the steps in order with ``env`` (the full
+environment), stop at the first failure."""
+
+
+def subprocess_runner(point: SweepPoint, steps: Sequence[Step], env: dict[str, str]) -> int:
+    """Run each step as a fresh process, streaming its output to stdout and appending it to
+    ``<point>/sweep.log``; stops at the first step that fails and returns its exit status."""
+    point.output_dir.mkdir(parents=True, exist_ok=True)
+    with open(point.output_dir / LOG_FILE, "a", encoding="utf-8") as log:
+        for step in steps:
+            header = f"[sweep] {point.name}: {step.stage}: {shlex.join(step.argv)}\n"
+            sys.stdout.write(header)
+            log.write(header)
+            log.flush()
+            proc = subprocess.Popen(step.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+            rc = proc.wait()
+            sys.stdout.flush()
+            if rc != 0:
+                log.write(f"[sweep] {point.name}: {step.stage} failed with exit status {rc}\n")
+                return rc
+    return 0
+
+
+@dataclass
+class SweepOutcome:
+    """What :func:`run_sweep` did: point names skipped as finished, run successfully, failed
+    (``name -> exit status``)."""
+
+    skipped: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    failed: dict[str, int] = field(default_factory=dict)
+
+
+def _write_manifest(spec: SweepSpec, points: Sequence[SweepPoint]) -> None:
+    Path(spec.sweep_dir).mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "name": spec.name,
+        "recipe": str(spec.recipe),
+        "axes": spec.axes,
+        "overrides": spec.overrides,
+        "benchmarks": spec.benchmarks,
+        "limit": spec.limit,
+        "eval_args": spec.eval_args,
+        "points": {p.name: p.values for p in points},
+    }
+    (Path(spec.sweep_dir) / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
+
+
+def run_sweep(spec: SweepSpec, runner: Runner | None = None, log: Callable[[str], None] = print) -> SweepOutcome:
+    """Run every unfinished point, one after another, then write the report.
+
+    A failed point is recorded and the sweep goes on with the next. Each point runs with
+    ``WANDB_RUN_GROUP`` set to the sweep name.
+
+    Args:
+        runner: runs a point's steps (:func:`subprocess_runner` when ``None``).
+        log: progress messages.
+
+    Returns:
+        The :class:`SweepOutcome`.
+    """
+    runner = runner or subprocess_runner
+    points = spec.points()
+    _write_manifest(spec, points)
+    env = {**os.environ, "WANDB_RUN_GROUP": spec.name}
+    outcome = SweepOutcome()
+    for i, point in enumerate(points, 1):
+        status = point_status(point.output_dir)
+        steps = point_steps(spec, point, status)
+        if not steps:
+            log(f"[sweep] {i}/{len(points)} {point.name}: finished already, skipped")
+            outcome.skipped.append(point.name)
+            continue
+        log(f"[sweep] {i}/{len(points)} {point.name}: {' + '.join(s.stage for s in steps)}")
+        point.output_dir.mkdir(parents=True, exist_ok=True)
+        rc = runner(point, steps, env)
+        if rc == 0 and point_status(point.output_dir) == "done":
+            outcome.ran.append(point.name)
+        else:
+            rc = rc or 1  # exited 0 but left no adapter / results.json
+            log(f"[sweep] {point.name}: failed (exit status {rc}); see {point.output_dir / LOG_FILE}")
+            outcome.failed[point.name] = rc
+    paths = write_report(spec)
+    log(f"[sweep] {len(outcome.ran)} run, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed; " f"report: {', '.join(str(p) for p in paths.values())}")
+    return outcome
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+_BENCH_KEYS = ("hammer", "irrelevance", "bfcl_ast", "strict", "api_f1", "accuracy")
+
+
+def _benchmarks(results: Any) -> dict[str, dict]:
+    """Benchmark name -> its dict, from an evaluation results file (top level or under
+    ``"benchmarks"`` / ``"results"``)."""
+    if not isinstance(results, dict):
+        return {}
+    for key in ("benchmarks", "results"):
+        inner = results.get(key)
+        if isinstance(inner, dict) and any(isinstance(v, dict) for v in inner.values()):
+            results = inner
+            break
+    return {k: v for k, v in results.items() if isinstance(v, dict) and any(b in v for b in _BENCH_KEYS)}
+
+
+def point_metrics(results: Any) -> dict[str, float | None]:
+    """Scores of one point from its ``results.json``, read defensively.
+
+    Per benchmark ``B`` (a dict in the file with ``hammer`` / ``irrelevance`` / ``bfcl_ast``
+    entries; a number stands for the dict's headline value): ``B.api_f1`` and ``B.args_f1``
+    (Hammer F1), ``B.bfcl_ast`` (BFCL AST accuracy), ``B.irrelevance`` (irrelevance accuracy).
+
+    Summary: ``call_accuracy`` is the mean over benchmarks with call rows of BFCL AST accuracy
+    where there is one, else Hammer API F1; ``irrelevance_accuracy`` is the mean over benchmarks
+    with refusal rows of irrelevance accuracy (for a BFCL irrelevance benchmark with only an AST
+    score, that score). A benchmark has call rows when its irrelevance dict counts relevance rows
+    or its Hammer dict gold calls (by its name not containing "irrelevance" when neither is known).
+
+    Returns:
+        ``{"call_accuracy", "irrelevance_accuracy", "B.api_f1", ...}``; ``None`` where unknown.
+    """
+    out: dict[str, float | None] = {}
+    calls: list[float] = []
+    refusals: list[float] = []
+    for bench, d in _benchmarks(results).items():
+        hammer = d.get("hammer")
+        api_f1 = _num(hammer.get("api_f1")) if isinstance(hammer, dict) else _num(hammer)
+        if api_f1 is None:
+            api_f1 = _num(d.get("api_f1"))
+        args_f1 = _num(hammer.get("args_f1")) if isinstance(hammer, dict) else _num(d.get("args_f1"))
+        ast = d.get("bfcl_ast")
+        ast_acc = _num(ast.get("accuracy")) if isinstance(ast, dict) else _num(ast)
+        irr = d.get("irrelevance")
+        irr_acc = _num(irr.get("irrelevance_accuracy", irr.get("accuracy"))) if isinstance(irr, dict) else _num(irr)
+        irr_named = "irrelevance" in bench.lower()
+        if irr_acc is None and irr_named and ast_acc is not None:
+            irr_acc = ast_acc
+        rel_n = _num(irr.get("relevance_n")) if isinstance(irr, dict) else None
+        gold_calls = _num(hammer.get("gold_calls")) if isinstance(hammer, dict) else None
+        if rel_n is not None or gold_calls is not None:
+            has_calls = (rel_n or 0) > 0 or (gold_calls or 0) > 0
+        else:
+            has_calls = not irr_named
+        for key, v in (("api_f1", api_f1), ("args_f1", args_f1), ("bfcl_ast", ast_acc), ("irrelevance", irr_acc)):
+            if v is not None:
+                out[f"{bench}.{key}"] = v
+        call = ast_acc if ast_acc is not None else api_f1
+        if has_calls and call is not None:
+            calls.append(call)
+        if irr_acc is not None:
+            refusals.append(irr_acc)
+    summary: dict[str, float | None] = {
+        "call_accuracy": sum(calls) / len(calls) if calls else None,
+        "irrelevance_accuracy": sum(refusals) / len(refusals) if refusals else None,
+    }
+    return {**summary, **out}
+
+
+def _train_facts(folder: Path) -> dict[str, float | None]:
+    report = _read_json(folder / "data_report.json")
+    achieved = None
+    if isinstance(report, dict) and isinstance(report.get("irrelevance"), dict):
+        achieved = _num(report["irrelevance"].get("achieved_ratio"))
+    loss = None
+    history = _read_json(folder / "train_log.json")
+    if isinstance(history, list):
+        for entry in history:
+            if isinstance(entry, dict):
+                v = _num(entry.get("loss"))
+                if v is not None:
+                    loss = v
+        if loss is None:  # only the end-of-training summary was logged
+            for entry in history:
+                if isinstance(entry, dict) and _num(entry.get("train_loss")) is not None:
+                    loss = _num(entry["train_loss"])
+    return {"achieved_irrelevance_ratio": achieved, "final_loss": loss}
+
+
+def collect(spec: SweepSpec) -> list[dict[str, Any]]:
+    """One row per grid point: ``point``, the swept values, ``status`` (see :func:`point_status`),
+    ``achieved_irrelevance_ratio`` (from ``data_report.json``), ``final_loss`` (last logged
+    training loss, ``train_log.json``) and :func:`point_metrics` of ``results.json``."""
+    rows = []
+    for point in spec.points():
+        row: dict[str, Any] = {"point": point.name, **point.values, "status": point_status(point.output_dir)}
+        row.update(_train_facts(point.output_dir))
+        results = _read_json(point.output_dir / RESULTS_FILE)
+        row.update(point_metrics(results) if isinstance(results, dict) else {"call_accuracy": None, "irrelevance_accuracy": None})
+        rows.append(row)
+    return rows
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        for k in row:
+            if k not in cols:
+                cols.append(k)
+    head = [c for c in cols if "." not in c]
+    return head + sorted(c for c in cols if "." in c)
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write the collected rows as CSV (a column per key seen in any row; blanks where unknown)."""
+    path = Path(path)
+    cols = _columns(rows)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, restval="")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return path
+
+
+def _cell(v: Any) -> str:
+    if v is None or v == "":
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], axes: Sequence[str] = tuple(AXES), title: str | None = None) -> str:
+    """The collected rows as a Markdown table (values to 3 decimals, ``–`` where unknown), with
+    the best call and irrelevance accuracy in bold and a line on how they are computed."""
+    cols = [c for c in _columns(rows) if c not in ("final_loss",)]
+    best = {}
+    for key in ("call_accuracy", "irrelevance_accuracy"):
+        vals = [r.get(key) for r in rows if isinstance(r.get(key), float)]
+        best[key] = max(vals) if vals else None
+    lines = []
+    if title:
+        lines += [f"# {title}", ""]
+    lines += ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        cells = []
+        for c in cols:
+            cell = _cell(r.get(c))
+            if c in best and best[c] is not None and r.get(c) == best[c]:
+                cell = f"**{cell}**"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "call_accuracy: mean over benchmarks with call rows of BFCL AST accuracy (Hammer API F1 where "
+        "there is no AST score); irrelevance_accuracy: mean over benchmarks with refusal rows of the share "
+        "answered `[]`; achieved_irrelevance_ratio: share of `[]` rows in the training data "
+        "(data_report.json). status: done / trained (not evaluated) / todo.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "irrelevance_ratio", title: str | None = None) -> Path:
+    """Plot call accuracy (solid, circles) and irrelevance accuracy (dashed, squares) against the
+    irrelevance share, one colour per setting of the other swept fields (e.g. masking share),
+    like the Hammer paper's irrelevance-ratio figure. Points without results are left out; with
+    none the figure says so. Written with matplotlib's Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get(x_axis) is None:
+            continue
+        key = tuple((k, r[k]) for k in r if k in AXES and k != x_axis)
+        groups.setdefault(key, []).append(r)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
+    plotted = False
+    for i, (key, rs) in enumerate(groups.items()):
+        rs = sorted(rs, key=lambda r: r[x_axis])
+        label = ", ".join(f"{AXES[k][0] if k in AXES else k} {format_value(v)}" for k, v in key)
+        color = colors[i % len(colors)]
+        for metric, style, marker, name in (("call_accuracy", "-", "o", "call accuracy"), ("irrelevance_accuracy", "--", "s", "irrelevance accuracy")):
+            pts = [(100 * r[x_axis], r[metric]) for r in rs if isinstance(r.get(metric), float)]
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, linestyle=style, marker=marker, color=color, label=f"{name} ({label})" if label else name)
+            plotted = True
+    if not plotted:
+        ax.text(0.5, 0.5, "no evaluated points yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("irrelevance share of training rows (%)" if x_axis == "irrelevance_ratio" else x_axis)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if plotted:
+        ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_report(spec: SweepSpec) -> dict[str, Path]:
+    """Collect every point and write ``results.csv``, ``results.md`` and ``irrelevance_sweep.png``
+    into the sweep folder.
+
+    Returns:
+        ``{"csv": path, "md": path, "png": path}``.
+    """
+    sweep_dir = Path(spec.sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    rows = collect(spec)
+    x_axis = "irrelevance_ratio" if "irrelevance_ratio" in spec.axes else next(iter(spec.axes))
+    return {
+        "csv": write_csv(rows, sweep_dir / CSV_FILE),
+        "md": _write_text(sweep_dir / MD_FILE, markdown_table(rows, list(spec.axes), title=f"Sweep {spec.name}: {spec.recipe}")),
+        "png": plot_sweep(rows, sweep_dir / PNG_FILE, x_axis=x_axis, title=f"{spec.name}"),
+    }
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scripts/sweep.py`` argument parser; arguments it does not know are recipe overrides
+    passed to every training run."""
+    p = argparse.ArgumentParser(
+        prog="scripts/sweep.py",
+        description="Train and evaluate one adapter per grid point of irrelevance share (and masking share), "
+        "then tabulate and plot call accuracy and irrelevance accuracy. Unknown --flags are recipe overrides "
+        "for every point (e.g. --max_steps 200).",
+        allow_abbrev=False,
+    )
+    p.add_argument("recipe", help="recipe YAML")
+    p.add_argument("--irrelevance_ratio", required=True, help="comma-separated shares of [] rows, e.g. 0,0.05,0.1,0.2,0.3")
+    p.add_argument("--masking_row_prob", default=None, help="comma-separated shares of masked rows, e.g. 0,0.67,1.0 (the recipe's when absent)")
+    p.add_argument("--sweep_dir", default=None, help="parent folder of the points (default outputs/sweep-<recipe name>); its name is the wandb group")
+    p.add_argument("--benchmarks", default=None, help="benchmarks for scripts/evaluate.py, e.g. sealtool,bfcl_irrelevance")
+    p.add_argument("--limit", type=int, default=None, help="rows per benchmark for scripts/evaluate.py")
+    p.add_argument("--eval_args", default="", help="further arguments for scripts/evaluate.py, one quoted string")
+    p.add_argument("--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)")
+    p.add_argument("--print_commands", action="store_true", help="print one shell line per point (accelerate launch ... && python scripts/evaluate.py ...) instead of running")
+    p.add_argument("--accelerate_config", default=None, help="--config_file for accelerate launch in printed commands")
+    p.add_argument("--collect_only", action="store_true", help="run nothing; only collect finished points into the table and figure")
+    p.add_argument("--no_validate", action="store_true", help="skip parsing the recipe with the first point's overrides before starting")
+    return p
+
+
+def spec_from_args(args: argparse.Namespace, overrides: list[str]) -> SweepSpec:
+    """Build a :class:`SweepSpec` from parsed arguments and the leftover recipe overrides.
+
+    Raises:
+        ValueError: a bad grid value, a leftover that is not a ``--flag``, or an override the
+            sweep sets itself (``--output_dir``, ``--run_name``, ``--config``).
+    """
+    if overrides and not overrides[0].startswith("--"):
+        raise ValueError(f"unexpected argument {overrides[0]!r} (recipe overrides are --key value)")
+    reserved = sorted(set(_override_keys(overrides)) & set(_RESERVED))
+    if reserved:
+        raise ValueError(f"the sweep sets {', '.join('--' + k for k in reserved)} itself for every point; use --sweep_dir")
+    axes = {"irrelevance_ratio": parse_values(args.irrelevance_ratio, "irrelevance_ratio")}
+    if args.masking_row_prob is not None:
+        axes["masking_row_prob"] = parse_values(args.masking_row_prob, "masking_row_prob")
+    swept_twice = sorted(set(_override_keys(overrides)) & set(axes))
+    if swept_twice:
+        raise ValueError(f"{swept_twice} given twice")
+    sweep_dir = Path(args.sweep_dir) if args.sweep_dir else Path("outputs") / f"sweep-{Path(args.recipe).stem}"
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be >= 1")
+    return SweepSpec(
+        recipe=args.recipe,
+        axes=axes,
+        sweep_dir=sweep_dir,
+        overrides=list(overrides),
+        benchmarks=args.benchmarks,
+        limit=args.limit,
+        eval_args=shlex.split(args.eval_args or ""),
+        accelerate_config=args.accelerate_config,
+        model=args.model,
+    )
+
+
+def validate_spec(spec: SweepSpec) -> None:
+    """Parse the recipe with the first point's overrides (as ``scripts/train.py`` will), so that
+    an unknown key or a bad value stops the sweep before anything runs; also resolves the model
+    for evaluation.
+
+    Raises:
+        hammer_train.config.RecipeError: as :func:`hammer_train.config.parse_recipe`.
+        ValueError: no model for evaluation.
+    """
+    from .config import parse_recipe
+
+    point = spec.points()[0]
+    parse_recipe(train_command(spec, point)[2:])
+    spec.base_model()
+
+
+def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int:
+    """``scripts/sweep.py``: run, print or collect a sweep.
+
+    Args:
+        argv: command-line arguments (``sys.argv[1:]`` when ``None``).
+        runner: replaces :func:`subprocess_runner` (tests).
+
+    Returns:
+        Exit status: 0, 1 when a point failed, 2 for a usage or recipe error.
+    """
+    parser = build_parser()
+    args, overrides = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    from .config import RecipeError
+
+    try:
+        if not Path(args.recipe).is_file():
+            raise ValueError(f"recipe file {args.recipe!r} does not exist")
+        spec = spec_from_args(args, overrides)
+        if not args.no_validate and not args.collect_only:
+            validate_spec(spec)
+        else:
+            spec.base_model()
+    except (ValueError, RecipeError) as exc:
+        print(f"sweep error: {exc}", file=sys.stderr)
+        return 2
+    if args.print_commands:
+        for point in spec.points():
+            print(shell_line(spec, point))
+        return 0
+    if args.collect_only:
+        paths = write_report(spec)
+        print(f"[sweep] report: {', '.join(str(p) for p in paths.values())}")
+        return 0
+    outcome = run_sweep(spec, runner=runner)
+    return 1 if outcome.failed else 0

@@ -1,0 +1,103 @@
+"""build_dataset: accounting, determinism, labels, dynamic masking per epoch (real BFCL rows and
+the real SmolLM2 tokenizer)."""
+
+import json
+
+import pytest
+
+from conftest import requires_bfcl
+from hammer_train.config import HammerArguments
+from hammer_train.data import EpochCallback, build_dataset, padding_share, tokenize_conversation
+from hammer_train.prompts import to_conversation
+from hammer_train.schema import Example
+
+pytestmark = requires_bfcl
+
+
+def _args(**kw):
+    base = dict(
+        sources=[
+            {"format": "bfcl", "path": "live_simple", "max_rows": 60},
+            {"format": "bfcl", "path": "live_irrelevance", "max_rows": 30},
+        ],
+        irrelevance_ratio=0.1,
+    )
+    base.update(kw)
+    return HammerArguments(**base)
+
+
+def test_report_accounts_for_every_row():
+    ds, report = build_dataset(_args(), seed=3)
+    rep = report.to_dict()
+    for src in rep["sources"].values():
+        assert src["examples"] + sum(src["dropped"].values()) == src["rows_read"] or src["rows_read"] >= src["examples"]
+    irr = rep["irrelevance"]
+    n_empty = sum(1 for row in ds if row["completion"][0]["content"] == "```\n[]\n```")
+    assert n_empty == irr["n_irrelevance"]["external"] + irr["n_irrelevance"]["built"] + irr["n_irrelevance"]["existing"]
+    assert abs(n_empty / len(ds) - 0.1) <= 1 / len(ds)
+    assert rep["final_rows"] == len(ds)
+    masked = rep["masking"]["rows_masked"]
+    assert 0.4 * len(ds) < masked < 0.9 * len(ds)  # Hammer masks 2/3 of rows
+
+
+def test_same_seed_same_rows_and_report():
+    a, ra = build_dataset(_args(), seed=7)
+    b, rb = build_dataset(_args(), seed=7)
+    assert a.to_list() == b.to_list()
+    assert ra.to_json() == rb.to_json()
+    c, _ = build_dataset(_args(), seed=8)
+    assert a.to_list() != c.to_list()
+
+
+def test_static_copies_differ():
+    ds, rep = build_dataset(_args(masking_mode="static", masking_copies=3, masking_row_prob=1.0), seed=1)
+    n = len(ds) // 3
+    assert len(ds) == 3 * n
+    assert ds[0]["prompt"] != ds[n]["prompt"]  # copy 1 of row 0 has other names
+
+
+def test_labels_cover_completion_and_end_of_turn(smollm2_tokenizer):
+    ex = Example.from_raw("Weather in Paris?", [{"name": "get_weather", "description": "d", "parameters": {"city": {"type": "str", "description": "c"}}}], [{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    tok = tokenize_conversation(to_conversation(ex), smollm2_tokenizer)
+    trained = [t for t, l in zip(tok["input_ids"], tok["labels"]) if l != -100]
+    text = smollm2_tokenizer.decode(trained)
+    assert text.startswith("```\n[")
+    assert "<|im_end|>" in text
+    assert json.loads(text.split("```")[1]) == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    # the prompt is never trained on
+    assert all(l == -100 for l in tok["labels"][: len(tok["labels"]) - len(trained)])
+
+
+def test_dynamic_masking_new_names_each_epoch(smollm2_tokenizer):
+    import torch
+
+    epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+    ds, report = build_dataset(_args(masking_row_prob=1.0), seed=5, tokenizer=smollm2_tokenizer, max_length=1024, epoch_tensor=epoch)
+    first = ds[0]["input_ids"]
+    assert ds[0]["input_ids"] == first  # stable within an epoch
+    cb = EpochCallback(epoch)
+
+    class State:
+        epoch = 1.0
+
+    cb.on_epoch_begin(None, State(), None)
+    assert int(epoch) == 1
+    second = ds[0]["input_ids"]
+    assert second != first
+    assert report.tokens["dropped_too_long"] >= 0
+    assert report.tokens["lengths"]["max"] <= 1024
+    # lengths for length-grouped sampling come without running the transform
+    assert len(ds["length"]) == len(ds)
+
+
+def test_too_long_rows_dropped_and_counted(smollm2_tokenizer):
+    ds, report = build_dataset(_args(), seed=5, tokenizer=smollm2_tokenizer, max_length=500)
+    assert report.tokens["dropped_too_long"] > 0
+    assert report.final_rows == len(ds)
+    assert all(n <= 500 for n in ds["length"])
+
+
+def test_padding_share_grouping_beats_random():
+    lengths = [100, 900, 120, 880, 110, 905, 130, 870] * 20
+    assert padding_share(lengths, 4, "group_by_length") < padding_share(lengths, 4, "random")
+    assert padding_share([50] * 8, 4) == 0.0
