@@ -86,6 +86,7 @@ __all__ = [
     "row_rng",
     "mask_example",
     "mask_dataset_rows",
+    "mask_row",
     "unmask_calls",
 ]
 
@@ -660,8 +661,11 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
 
     Draw order (fixed, so a given ``rng`` state gives one result): three ``rng.random()`` draws
     decide function / parameter / default masking against ``config.*_prob``; then function names
-    in tool order; then parameter names in tool and parameter order; then fresh default values;
-    then the shuffle.
+    in tool order (all lengths, then all characters in one draw); then parameter names in tool and
+    parameter order (likewise); then fresh default values; then the shuffle.
+
+    The new row shares the input's immutable pieces (``extra`` dicts of tools and parameters,
+    except a rewritten ``enum``; strings) rather than deep-copying them: treat both as read-only.
 
     Args:
         example: the row; never mutated.
@@ -891,15 +895,7 @@ def mask_dataset_rows(
         ValueError: from :func:`mask_example`.
     """
     e = epoch if config.dynamic else 0
-    out = []
-    row_prob = config.row_prob
-    for i, ex in enumerate(examples):
-        rng = row_rng(seed, i, e)
-        if rng.random() < row_prob:
-            out.append(mask_example(ex, config, rng))
-        else:
-            out.append(MaskedExample(example=ex))
-    return out
+    return [mask_row(ex, config, seed, i, e) for i, ex in enumerate(examples)]
 
 
 def mask_row(example: Example, config: MaskingConfig, seed: int, row: int, epoch: int = 0) -> MaskedExample:

@@ -18,6 +18,7 @@ from hammer_train.masking import (
     MaskingConfig,
     mask_dataset_rows,
     mask_example,
+    mask_row,
     row_rng,
     unmask_calls,
 )
@@ -462,3 +463,17 @@ def test_enum_default_replaced_in_enum():
         assert m.example.query == f"Weather in Riga in {new}"  # the original spelling maps to the value itself
         assert mp.description == f"Unit: celsius or {new}."
     assert p.extra == {"enum": ["celsius", "fahrenheit"]}  # input untouched
+
+
+def test_mask_row_matches_dataset_rows():
+    """mask_row takes the epoch as given (static copy index or training epoch);
+    mask_dataset_rows applies the dynamic rule (epoch 0 unless dynamic) before calling it."""
+    rows = [make_row(), make_row(query="page 1 please"), make_row(default="London", ptype="str")] * 5
+    for cfg in (MaskingConfig(), MaskingConfig(dynamic=True)):
+        for epoch in (0, 2):
+            full = mask_dataset_rows(rows, cfg, seed=4, epoch=epoch)
+            e = epoch if cfg.dynamic else 0
+            for i, ex in enumerate(rows):
+                one = mask_row(ex, cfg, 4, i, e)
+                assert one.example.to_dict() == full[i].example.to_dict()
+                assert one.inverse.to_dict() == full[i].inverse.to_dict() and one.masked_kinds == full[i].masked_kinds
