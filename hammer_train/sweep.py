@@ -37,14 +37,16 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "AXES",
+    "Runner",
     "Step",
+    "SweepOutcome",
     "SweepPoint",
     "SweepSpec",
     "parse_values",
@@ -65,6 +67,8 @@ __all__ = [
     "plot_sweep",
     "write_report",
     "build_parser",
+    "spec_from_args",
+    "validate_spec",
     "main",
 ]
 
@@ -205,6 +209,22 @@ class SweepSpec:
             out.append(SweepPoint(name=name, values=values, output_dir=Path(self.sweep_dir) / name))
         return out
 
+    def recipe_value(self, key: str) -> str | None:
+        """A recipe field as a string: the last ``--key`` among the overrides, else the recipe's
+        YAML value, else ``None``."""
+        found = _override_value(self.overrides, key)
+        if found is not None:
+            return found
+        import yaml
+
+        path = Path(self.recipe)
+        try:
+            data = yaml.safe_load(path.read_text()) if path.is_file() else None
+        except yaml.YAMLError:
+            data = None
+        value = data.get(key) if isinstance(data, dict) else None
+        return None if value is None else str(value)
+
     def base_model(self) -> str:
         """The model to evaluate the adapters on: :attr:`model`, else ``--model_name_or_path``
         among the overrides, else the recipe's ``model_name_or_path``.
@@ -212,17 +232,9 @@ class SweepSpec:
         Raises:
             ValueError: none of them names a model.
         """
-        if self.model:
-            return self.model
-        found = _override_value(self.overrides, "model_name_or_path")
-        if found:
-            return found
-        import yaml
-
-        path = Path(self.recipe)
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
-        if isinstance(data, dict) and data.get("model_name_or_path"):
-            return str(data["model_name_or_path"])
+        model = self.model or self.recipe_value("model_name_or_path")
+        if model:
+            return model
         raise ValueError(f"no model_name_or_path in {self.recipe!r} or the overrides; pass --model")
 
 
@@ -311,7 +323,8 @@ def train_command(spec: SweepSpec, point: SweepPoint, launcher: str = "python") 
 
 def evaluate_command(spec: SweepSpec, point: SweepPoint, python: str | None = None) -> list[str]:
     """The evaluation command of a point: ``python scripts/evaluate.py MODEL --adapter DIR
-    [--benchmarks B] [--limit N] [eval_args] --output DIR/results.json``.
+    [--prompt_style native] [--benchmarks B] [--limit N] [eval_args] --output DIR/results.json``
+    (``--prompt_style native`` when the recipe trains with it).
 
     Args:
         python: interpreter; ``sys.executable`` with an absolute script path when ``None``,
@@ -322,6 +335,8 @@ def evaluate_command(spec: SweepSpec, point: SweepPoint, python: str | None = No
     else:
         argv = [python, _script("evaluate.py", relative=True)]
     argv += [spec.base_model(), "--adapter", str(point.output_dir)]
+    if spec.recipe_value("prompt_style") == "native" and "--prompt_style" not in spec.eval_args:
+        argv += ["--prompt_style", "native"]  # evaluate as trained
     if spec.benchmarks:
         argv += ["--benchmarks", spec.benchmarks]
     if spec.limit is not None:
@@ -483,13 +498,14 @@ def point_metrics(results: Any) -> dict[str, float | None]:
 
     Per benchmark ``B`` (a dict in the file with ``hammer`` / ``irrelevance`` / ``bfcl_ast``
     entries; a number stands for the dict's headline value): ``B.api_f1`` and ``B.args_f1``
-    (Hammer F1), ``B.bfcl_ast`` (BFCL AST accuracy), ``B.irrelevance`` (irrelevance accuracy).
+    (Hammer F1; only for benchmarks with call rows), ``B.bfcl_ast`` (BFCL AST accuracy), ``B.irrelevance`` (irrelevance accuracy).
 
     Summary: ``call_accuracy`` is the mean over benchmarks with call rows of BFCL AST accuracy
     where there is one, else Hammer API F1; ``irrelevance_accuracy`` is the mean over benchmarks
     with refusal rows of irrelevance accuracy (for a BFCL irrelevance benchmark with only an AST
     score, that score). A benchmark has call rows when its irrelevance dict counts relevance rows
     or its Hammer dict gold calls (by its name not containing "irrelevance" when neither is known).
+    Renamed-names variants (``renamed_from`` set) get columns but stay out of the summary.
 
     Returns:
         ``{"call_accuracy", "irrelevance_accuracy", "B.api_f1", ...}``; ``None`` where unknown.
@@ -516,9 +532,13 @@ def point_metrics(results: Any) -> dict[str, float | None]:
             has_calls = (rel_n or 0) > 0 or (gold_calls or 0) > 0
         else:
             has_calls = not irr_named
+        if not has_calls:  # F1 of a refusal-only benchmark is 0 by construction: not a score
+            api_f1 = args_f1 = None
         for key, v in (("api_f1", api_f1), ("args_f1", args_f1), ("bfcl_ast", ast_acc), ("irrelevance", irr_acc)):
             if v is not None:
                 out[f"{bench}.{key}"] = v
+        if d.get("renamed_from"):  # a renamed-names variant: a robustness column, not the headline
+            continue
         call = ast_acc if ast_acc is not None else api_f1
         if has_calls and call is not None:
             calls.append(call)
@@ -596,8 +616,9 @@ def _cell(v: Any) -> str:
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], axes: Sequence[str] = tuple(AXES), title: str | None = None) -> str:
-    """The collected rows as a Markdown table (values to 3 decimals, ``–`` where unknown), with
-    the best call and irrelevance accuracy in bold and a line on how they are computed."""
+    """The collected rows as a Markdown table (scores to 3 decimals, the swept ``axes`` as typed,
+    ``–`` where unknown), with the best call and irrelevance accuracy in bold and a line on how
+    they are computed."""
     cols = [c for c in _columns(rows) if c not in ("final_loss",)]
     best = {}
     for key in ("call_accuracy", "irrelevance_accuracy"):
@@ -610,7 +631,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], axes: Sequence[str] = tuple(A
     for r in rows:
         cells = []
         for c in cols:
-            cell = _cell(r.get(c))
+            cell = format_value(r[c]) if c in axes and isinstance(r.get(c), (int, float)) else _cell(r.get(c))
             if c in best and best[c] is not None and r.get(c) == best[c]:
                 cell = f"**{cell}**"
             cells.append(cell)
@@ -644,18 +665,29 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "
         groups.setdefault(key, []).append(r)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
+    metrics = (("call_accuracy", "-", "o", "call accuracy"), ("irrelevance_accuracy", "--", "s", "irrelevance accuracy"))
+    several = len(groups) > 1
     plotted = False
+    handles = []
     for i, (key, rs) in enumerate(groups.items()):
         rs = sorted(rs, key=lambda r: r[x_axis])
         label = ", ".join(f"{AXES[k][0] if k in AXES else k} {format_value(v)}" for k, v in key)
         color = colors[i % len(colors)]
-        for metric, style, marker, name in (("call_accuracy", "-", "o", "call accuracy"), ("irrelevance_accuracy", "--", "s", "irrelevance accuracy")):
+        drawn = False
+        for metric, style, marker, name in metrics:
             pts = [(100 * r[x_axis], r[metric]) for r in rs if isinstance(r.get(metric), float)]
             if not pts:
                 continue
             xs, ys = zip(*pts)
-            ax.plot(xs, ys, linestyle=style, marker=marker, color=color, label=f"{name} ({label})" if label else name)
-            plotted = True
+            (line,) = ax.plot(xs, ys, linestyle=style, marker=marker, color=color, label=None if several else name)
+            if not several:
+                handles.append(line)
+            drawn = plotted = True
+        if several and drawn:  # one entry per colour, then one per line style
+            handles.append(ax.plot([], [], color=color, linewidth=6, alpha=0.8, label=label or "-")[0])
+    if several and plotted:
+        for _, style, marker, name in metrics:
+            handles.append(ax.plot([], [], linestyle=style, marker=marker, color="0.3", label=name)[0])
     if not plotted:
         ax.text(0.5, 0.5, "no evaluated points yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("irrelevance share of training rows (%)" if x_axis == "irrelevance_ratio" else x_axis)
@@ -665,7 +697,7 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "
     if title:
         ax.set_title(title)
     if plotted:
-        ax.legend(fontsize="small", loc="best")
+        ax.legend(handles=handles, fontsize="small", loc="best")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
