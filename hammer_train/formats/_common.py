@@ -233,31 +233,12 @@ def build_example(
             return DataError(err.reason, err.message, row=err.row, field=answers_field + err.field[len("answers"):], source=err.source)
         return err
 
+    try:
+        ex = Example.from_raw(query, tools, answers, source=source, row=row, kind=kind, validate=validate)
+    except DataError as err:
+        raise locate(err) from None
     if validate:
-        try:
-            return Example.from_raw(query, tools, answers, source=source, row=row, kind=kind)
-        except DataError as err:
-            raise locate(err) from None
-    try:
-        ex = Example.from_raw(query, tools, [], source=source, row=row, kind=kind or "call")
-    except DataError as err:
-        if err.reason != "empty_tools":
-            raise
-        # an empty tool list is a real evaluation case (BFCL live_irrelevance): keep it, warned
-        ex = Example(query=query, tools=[], answers=[], source=source, row=row, kind=kind or "call")
-    try:
-        raw = parse_json_field(answers, "answers")
-        if raw is None:
-            raw = []
-        if isinstance(raw, dict):
-            raw = [raw]
-        if not isinstance(raw, list):
-            raise DataError("bad_field", f"answers must be a list, got {type(raw).__name__}", field="answers")
-        ex.answers = [ToolCall.from_dict(a, f"answers[{i}]") for i, a in enumerate(raw)]
-    except DataError as err:
-        raise locate(err.located(row=row, source=source)) from None
-    if kind is None:
-        ex.kind = "call" if ex.answers else "no_call"
+        return ex
     try:
         validate_example(ex)
     except DataError as err:
