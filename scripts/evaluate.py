@@ -13,6 +13,7 @@ MODEL is anything ``hammer_train.modeling.resolve_model`` accepts (hub id, folde
 import argparse
 import logging
 import sys
+import time
 
 from hammer_train.evaluation.benchmarks import BENCHMARKS, load_benchmark
 from hammer_train.evaluation.report import merge_results, results_table, run_evaluation, write_results
@@ -63,6 +64,21 @@ def _generate_fn(args):
     return fn, chat_renderer(tokenizer, args.prompt_style), backend
 
 
+def _environment() -> dict:
+    """Where the numbers were measured (timings depend on it)."""
+    import os
+    import platform
+
+    import torch
+    import transformers
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
+    return {
+        "device": device, "torch_threads": torch.get_num_threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "torch": torch.__version__, "transformers": transformers.__version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def main(argv=None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     args = parse_args(argv)
@@ -95,10 +111,12 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    t0 = time.perf_counter()
     generate_fn, render_fn, backend = _generate_fn(args)
     meta = {
         "model": args.model, "adapter": args.adapter, "prompt_style": args.prompt_style, "backend": backend,
         "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "decoding": "greedy", "limit": args.limit,
+        "load_seconds": round(time.perf_counter() - t0, 3), **_environment(),
     }
     results = run_evaluation(benches, generate_fn, render_fn, limit=args.limit, meta=meta, predictions_path=args.predictions)
     output = args.output or "results.json"

@@ -259,3 +259,12 @@ def test_length_mismatch_raises():
         hammer_f1(["[]"], [])
     with pytest.raises(ValueError):
         strict_f1([], [[]])
+
+
+def test_empty_list_inside_prose_is_not_a_refusal():
+    from hammer_train.evaluation.parse import parse_calls
+
+    assert parse_calls("def f():\n    return []").calls is None
+    assert parse_calls("I will output an empty list '[]' if nothing fits").calls is None
+    assert parse_calls("```\n[]\n```").calls == []
+    assert parse_calls("[]").calls == []

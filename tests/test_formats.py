@@ -363,3 +363,16 @@ def test_load_records_and_read_source(tmp_path):
     with pytest.raises(TypeError):
         read_source("sharegpt", str(as_list), kind="call")
     assert set(READERS) == {"xlam", "hammer_eval", "sharegpt", "openai", "bfcl"}
+
+
+@requires_bfcl
+def test_bfcl_nested_alternatives_take_first_value():
+    from hammer_train.formats import read_bfcl
+
+    res = read_bfcl("simple_python", validate=False)
+    idx = res.ids.index("simple_python_89")
+    args = res.examples[idx].answers[0].arguments
+    nested = [v for v in args.values() if isinstance(v, dict)]
+    assert nested, args
+    # alternatives inside the object are resolved to one value, not kept as lists
+    assert all(not isinstance(x, list) for v in nested for x in v.values()), nested

@@ -201,7 +201,9 @@ def _decode(candidate: str) -> tuple[bool, Any, str | None]:
             obj, _ = decoder.raw_decode(candidate, m.start())
         except (json.JSONDecodeError, RecursionError):
             continue
-        if isinstance(obj, list) or (isinstance(obj, dict) and obj):
+        # a bare `[]` inside prose or code (`return []`, an echo of the format instruction) is
+        # not a refusal: only a non-empty list or object found in prose counts
+        if isinstance(obj, (list, dict)) and obj:
             return True, obj, None
     return False, None, error
 

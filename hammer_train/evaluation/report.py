@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +312,7 @@ def results_table(results: dict) -> str:
     desc = [f"model `{meta['model']}`" if meta.get("model") else None]
     if meta.get("adapter"):
         desc.append(f"adapter `{meta['adapter']}`")
-    for k in ("prompt_style", "max_new_tokens", "backend"):
+    for k in ("prompt_style", "max_new_tokens", "backend", "device"):
         if meta.get(k) is not None:
             desc.append(f"{k} {meta[k]}")
     if meta.get("wall_seconds") is not None:

@@ -57,6 +57,22 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _first_alternative(value: Any) -> Any:
+    """Inside an object-valued answer BFCL lists alternatives per key too
+    (``{"department": ["Science"], "school": ["", "x"]}``): take the first of each, leave out keys
+    whose first alternative is ``""``. One level deep, as BFCL's checker compares them."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, alts in value.items():
+        if isinstance(alts, list) and alts:
+            if alts[0] != "":
+                out[key] = alts[0]
+        else:
+            out[key] = alts
+    return out
+
+
 def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
     """The gold calls: the first acceptable value of every argument; an argument whose first
     alternative is ``""`` (may be omitted) is left out. An argument with *no* alternative (``[]``,
@@ -77,7 +93,7 @@ def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
             if not alts:
                 problems.append(DataError("no_acceptable_value", "the argument has no acceptable value", field=f"ground_truth[{j}].{name}.{arg}"))
             elif alts[0] != "":
-                target[arg] = alts[0]
+                target[arg] = _first_alternative(alts[0])
         calls.append({"name": name, "arguments": target})
     return calls, problems
 
