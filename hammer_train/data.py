@@ -370,6 +370,7 @@ def build_dataset(
     rows: list[dict[str, Any]] = []
     lengths: list[int] = []
     too_long = 0
+    kept_empty = 0  # rows whose answer is [] that survive the length filter
     for copy in range(copies):
         for i, ex in enumerate(examples):
             conv, mk = render_row(ex, i, args, mcfg, seed, copy)
@@ -384,6 +385,7 @@ def build_dataset(
                 too_long += 1
                 continue
             lengths.append(n)
+            kept_empty += not ex.answers
             if dynamic:
                 rows.append({"example": json.dumps(ex.to_dict(), ensure_ascii=False), "row": i, "length": n})
             else:
@@ -393,6 +395,8 @@ def build_dataset(
         report.tokens = {
             "lengths": _percentiles(lengths),
             "dropped_too_long": too_long,
+            # the irrelevance share after over-long rows are dropped (mixing hits its target before)
+            "irrelevance_share_after_length_filter": round(kept_empty / len(lengths), 4) if lengths else None,
             "completion_tokens_note": "labels cover the completion and its end-of-turn token",
             "padding_share": {
                 "batch_size": batch_size,
