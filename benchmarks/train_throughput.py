@@ -20,8 +20,8 @@ not timed):
 * **A** plain TRL: ``SFTConfig`` defaults as a user writes them by hand (TRL 1.16: activation /
   gradient checkpointing on, random sampling, no length grouping, ``bf16`` on unless
   ``--plain_precision fp32``), TRL tokenizes the prompt / completion rows itself; only the
-  recipe's batch size, gradient accumulation, learning rate, ``max_length`` and seed are copied
-  (``use_cpu`` on CPU).
+  recipe's rows per optimizer step (``per_device_train_batch_size x gradient_accumulation_steps``,
+  as one micro-batch), learning rate, ``max_length`` and seed are copied (``use_cpu`` on CPU).
 * **B** our data path with A's settings: ``hammer_train.train``'s setup (raw rows +
   :class:`~hammer_train.data.MaskingTransform` for dynamic masking, ``skip_prepare_dataset``,
   ``remove_unused_columns=False``, :class:`~hammer_train.data.EpochCallback`) and otherwise exactly
@@ -168,8 +168,9 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     if cfg in ("A", "B"):
         plain = dict(
             output_dir=out_dir,
-            per_device_train_batch_size=recipe_sft.per_device_train_batch_size,
-            gradient_accumulation_steps=recipe_sft.gradient_accumulation_steps,
+            # the recipe's rows per optimizer step, in one micro-batch (what a hand-written script does)
+            per_device_train_batch_size=recipe_sft.per_device_train_batch_size * recipe_sft.gradient_accumulation_steps,
+            gradient_accumulation_steps=1,
             learning_rate=recipe_sft.learning_rate,
             max_length=recipe_sft.max_length,
             seed=recipe_sft.seed,

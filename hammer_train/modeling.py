@@ -144,6 +144,7 @@ def load_model_and_tokenizer(
     trust_remote_code: bool = False,
     quantization_config: Any = None,
     device_map: Any = None,
+    merge_adapter: bool = True,
 ):
     """Load a causal LM and its tokenizer for generation, optionally with a LoRA adapter on top.
 
@@ -154,6 +155,8 @@ def load_model_and_tokenizer(
         dtype: torch dtype or ``"auto"``.
         trust_remote_code: off unless the recipe says so.
         quantization_config: e.g. a ``BitsAndBytesConfig`` for 4-bit loading.
+        merge_adapter: fold the LoRA weights into the base weights after loading (faster
+            generation, same outputs up to float rounding); never done on a quantized model.
 
     Returns:
         ``(model, tokenizer)``, model in eval mode; the tokenizer pads on the left for batched
@@ -178,5 +181,8 @@ def load_model_and_tokenizer(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter)
+        if merge_adapter and quantization_config is None:
+            # Same outputs, and no per-layer LoRA detour on every decoding step.
+            model = model.merge_and_unload()
     model.eval()
     return model, tokenizer

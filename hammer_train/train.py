@@ -203,6 +203,10 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         sft_config.remove_unused_columns = False
     sft_config.model_init_kwargs = _model_init_kwargs(sft_config, model_config)
     callbacks = [_epoch_callback_class()(epoch_tensor)] if dynamic else []
+    # We push once, at the end, with our model card (push_adapter); left on, Trainer would create
+    # the repo at start-up and push its own card from save_model.
+    push_to_hub = bool(sft_config.push_to_hub)
+    sft_config.push_to_hub = False
 
     trainer = SFTTrainer(
         model=model_path,
@@ -218,6 +222,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
 
     out = Path(sft_config.output_dir)
     trainer.save_model(str(out))
+    sft_config.push_to_hub = push_to_hub  # as the recipe said, in recipe.yaml
     if trainer.accelerator.is_main_process:
         import yaml
 
@@ -232,7 +237,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
             merged = trainer.model.merge_and_unload()
             merged.save_pretrained(str(out / "merged"))
             tokenizer.save_pretrained(str(out / "merged"))
-        if sft_config.push_to_hub:
+        if push_to_hub:
             push_adapter(out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False)))
     if hasattr(trainer, "end"):
         trainer.end()

@@ -7,6 +7,7 @@ Every recipe key can be overridden on the command line (``--irrelevance_ratio 0.
 """
 
 import logging
+import os
 import sys
 
 from hammer_train.config import RecipeError, parse_recipe
@@ -21,7 +22,8 @@ def main(argv=None) -> int:
         print(f"recipe error: {exc}", file=sys.stderr)
         return 2
     out = train(hammer_args, sft_config, model_config)
-    print(f"adapter saved to {out}")
+    if os.environ.get("RANK", "0") == "0":  # one line, not one per process under accelerate launch
+        print(f"adapter saved to {out}")
     return 0
 
 

@@ -16,7 +16,9 @@ pytestmark = [requires_bfcl, requires_smollm2]
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m.yaml"
 
 
-def test_tiny_training_run(tmp_path, smollm2_path):
+def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
+    import importlib.util
+
     import torch
     from safetensors.torch import load_file
 
@@ -24,6 +26,12 @@ def test_tiny_training_run(tmp_path, smollm2_path):
     from hammer_train.train import train
 
     out = tmp_path / "adapter"
+    # wandb (in the dev extra) logs offline: no network, no account; the run lands in WANDB_DIR
+    use_wandb = importlib.util.find_spec("wandb") is not None
+    if use_wandb:
+        monkeypatch.setenv("WANDB_MODE", "offline")
+        monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+        monkeypatch.setenv("WANDB_SILENT", "true")
     h, s, m = parse_recipe(
         [
             str(RECIPE),
@@ -35,6 +43,8 @@ def test_tiny_training_run(tmp_path, smollm2_path):
             "--output_dir", str(out),
             "--lora_r", "4",
             "--lora_alpha", "8",
+            "--report_to", "wandb" if use_wandb else "none",
+            "--run_name", "e2e-tiny",
         ]
     )
     # a small slice of the recipe's real sources keeps the run short
@@ -45,6 +55,10 @@ def test_tiny_training_run(tmp_path, smollm2_path):
     log = json.loads((out / "train_log.json").read_text())
     losses = [e["loss"] for e in log if "loss" in e]
     assert len(losses) == 3 and all(math.isfinite(x) and x > 0 for x in losses)
+
+    if use_wandb:
+        runs = list((tmp_path / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1 and any(runs[0].glob("*.wandb")), "no offline wandb run written"
 
     weights = load_file(str(out / "adapter_model.safetensors"))
     lora_b = [v for k, v in weights.items() if "lora_B" in k]

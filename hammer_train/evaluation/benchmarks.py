@@ -223,7 +223,16 @@ def _load_hammer_eval(key: str, limit: int | None, data_dir: str | Path | None) 
     res = read_hammer_eval(load_records(path), source=key, validate=False)
     if res.n_dropped:
         raise ValueError(f"benchmark {key!r}: {res.n_dropped} rows of {path} could not be read: {res.errors[:3]}")
-    return make_benchmark(key, res.examples, res.ids, limit=limit, source=str(path), reader_warnings=dict(res.warnings))
+    return make_benchmark(key, res.examples, res.ids, limit=limit, source=_portable(path), reader_warnings=dict(res.warnings))
+
+
+def _portable(path: Path) -> str:
+    """``path`` as written into results files: relative to the working directory when it can be
+    (``../shared/data/hammer_eval/sealtool.json``), so results name no user's home or machine."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path.name
 
 
 def _json_lines_by_id(path: Path) -> dict[str, dict]:
