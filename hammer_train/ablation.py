@@ -40,7 +40,14 @@ DEFAULT_BENCHMARKS = "sealtool,sealtool_renamed,bfcl_simple,bfcl_simple_renamed,
 """Held out from the CPU recipe's training rows (BFCL v4 *live* categories)."""
 
 
-def ablation_specs(recipe: str, sweep_dir: str | Path, overrides: Sequence[str] = (), benchmarks: str = DEFAULT_BENCHMARKS, limit: int | None = None) -> dict[str, SweepSpec]:
+def ablation_specs(
+    recipe: str,
+    sweep_dir: str | Path,
+    overrides: Sequence[str] = (),
+    benchmarks: str = DEFAULT_BENCHMARKS,
+    limit: int | None = None,
+    eval_args: Sequence[str] = (),
+) -> dict[str, SweepSpec]:
     """One single-point :class:`~hammer_train.sweep.SweepSpec` per run of :data:`RUNS`, all in
     ``sweep_dir``.
 
@@ -55,6 +62,7 @@ def ablation_specs(recipe: str, sweep_dir: str | Path, overrides: Sequence[str] 
             overrides=list(overrides),
             benchmarks=benchmarks,
             limit=limit,
+            eval_args=list(eval_args),
         )
         for name, values in RUNS.items()
     }
@@ -145,10 +153,11 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
     p.add_argument("--sweep_dir", default=None, help="folder of the runs (default outputs/sweep-<recipe name>, shared with scripts/sweep.py)")
     p.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS)
     p.add_argument("--limit", type=int, default=20, help="rows per benchmark (first N)")
+    p.add_argument("--eval_args", default="--max_new_tokens 128", help="further arguments for scripts/evaluate.py, one quoted string")
     p.add_argument("--collect_only", action="store_true", help="train nothing; tabulate what has finished")
     args, overrides = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     sweep_dir = Path(args.sweep_dir or Path("outputs") / f"sweep-{Path(args.recipe).stem}")
-    specs = ablation_specs(args.recipe, sweep_dir, overrides, args.benchmarks, args.limit)
+    specs = ablation_specs(args.recipe, sweep_dir, overrides, args.benchmarks, args.limit, shlex.split(args.eval_args))
     failed = 0
     if not args.collect_only:
         for name, spec in specs.items():
