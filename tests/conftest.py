@@ -55,3 +55,14 @@ def smollm2_tokenizer(smollm2_path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(smollm2_path)
+
+
+TINY_RECIPE = """\
+model_name_or_path: some-org/tiny-model
+sources:
+  - format: xlam
+    path: data.json
+irrelevance_ratio: 0.1
+output_dir: outputs/ignored
+"""
+"""A recipe that parses without loading anything (sweep and ablation tests with fake runners)."""

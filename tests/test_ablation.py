@@ -8,14 +8,7 @@ from pathlib import Path
 
 from hammer_train import ablation
 
-RECIPE = """\
-model_name_or_path: some-org/tiny-model
-sources:
-  - format: xlam
-    path: data.json
-irrelevance_ratio: 0.1
-output_dir: outputs/ignored
-"""
+from conftest import TINY_RECIPE as RECIPE
 
 
 def _results(mask: float, irr: float) -> dict:

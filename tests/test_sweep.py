@@ -14,14 +14,7 @@ import pytest
 from hammer_train import sweep
 from hammer_train.sweep import SweepPoint, expand_grid, main, parse_values, point_metrics, point_name, point_status
 
-RECIPE = """\
-model_name_or_path: some-org/tiny-model
-sources:
-  - format: xlam
-    path: data.json
-irrelevance_ratio: 0.1
-output_dir: outputs/ignored
-"""
+from conftest import TINY_RECIPE as RECIPE
 
 
 @pytest.fixture
