@@ -101,3 +101,25 @@ def test_padding_share_grouping_beats_random():
     lengths = [100, 900, 120, 880, 110, 905, 130, 870] * 20
     assert padding_share(lengths, 4, "group_by_length") < padding_share(lengths, 4, "random")
     assert padding_share([50] * 8, 4) == 0.0
+
+
+def test_completion_keeps_json_types_of_arguments():
+    """Numbers, booleans and lists stay JSON numbers / booleans / lists in the trained answer
+    (a model taught "5" for 5 fails BFCL's type check)."""
+    tools = [
+        {
+            "name": "book",
+            "description": "Book seats.",
+            "parameters": {
+                "seats": {"type": "int", "description": "n"},
+                "window": {"type": "bool", "description": "w"},
+                "price": {"type": "float", "description": "p"},
+                "names": {"type": "list", "description": "who"},
+            },
+        }
+    ]
+    args = {"seats": 2, "window": True, "price": 9.5, "names": ["a", "b"]}
+    ex = Example.from_raw("Book 2 window seats", tools, [{"name": "book", "arguments": args}])
+    completion = to_conversation(ex)["completion"][0]["content"]
+    assert json.loads(completion.split("```")[1]) == [{"name": "book", "arguments": args}]
+    assert '"seats": 2' in completion and '"window": true' in completion
