@@ -113,7 +113,7 @@ def write_model_card(output_dir: str | Path, recipe: dict[str, Any], report: dic
         for bench, vals in metrics.items():
             if isinstance(vals, dict):
                 for k, v in vals.items():
-                    if isinstance(v, (int, float)):
+                    if isinstance(v, (int, float, str)):  # numbers, and the subset scored ("first 100 of 294 rows")
                         lines.append(f"| {bench} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {bench} | {k} | {v} |")
     else:
         lines.append("Not evaluated yet: run `python scripts/evaluate.py BASE --adapter THIS_FOLDER`.")
@@ -242,6 +242,55 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     if hasattr(trainer, "end"):
         trainer.end()
     return out
+
+
+def card_metrics(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The headline numbers of an evaluation results dict (``scripts/evaluate.py``'s JSON) for a
+    model card: per benchmark the rows used, Hammer F1 (function / argument), BFCL AST accuracy,
+    irrelevance accuracy and format errors, where the benchmark has them.
+
+    Returns:
+        ``{benchmark: {"subset", "hammer_api_f1", "hammer_args_f1", "bfcl_ast_accuracy",
+        "irrelevance_accuracy", "format_errors"}}`` (keys present only when known).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for bench, r in (results.get("benchmarks") or {}).items():
+        if not isinstance(r, dict):
+            continue
+        m: dict[str, Any] = {"subset": r.get("subset"), "format_errors": r.get("format_errors")}
+        hammer, ast, irr = r.get("hammer") or {}, r.get("bfcl_ast") or {}, r.get("irrelevance") or {}
+        if hammer.get("gold_calls"):
+            m["hammer_api_f1"], m["hammer_args_f1"] = hammer.get("api_f1"), hammer.get("args_f1")
+        if "accuracy" in ast:
+            m["bfcl_ast_accuracy"] = ast["accuracy"]
+        if irr.get("irrelevance_n"):
+            m["irrelevance_accuracy"] = irr.get("irrelevance_accuracy")
+        out[bench] = {k: v for k, v in m.items() if v is not None}
+    return out
+
+
+def update_model_card(folder: str | Path, results: dict[str, Any]) -> Path:
+    """Add evaluation results to an adapter folder written by :func:`train`: merge
+    :func:`card_metrics` of ``results`` into ``eval_results.json`` (a benchmark scored again
+    replaces its entry) and rewrite ``README.md`` from ``recipe.yaml``, ``data_report.json`` and
+    those metrics.
+
+    Raises:
+        FileNotFoundError: ``folder`` has no ``recipe.yaml`` or ``data_report.json`` (not an
+            output folder of ``scripts/train.py``).
+    """
+    import yaml
+
+    folder = Path(folder)
+    recipe_path, report_path = folder / "recipe.yaml", folder / "data_report.json"
+    for path in (recipe_path, report_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: the model card is updated only in a folder written by scripts/train.py")
+    metrics_path = folder / "eval_results.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics.update(card_metrics(results))
+    metrics_path.write_text(json.dumps(metrics, indent=1))
+    return write_model_card(folder, yaml.safe_load(recipe_path.read_text()), json.loads(report_path.read_text()), metrics)
 
 
 def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str:

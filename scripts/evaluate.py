@@ -34,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--backend", default="auto", choices=["auto", "transformers", "vllm"],
                    help="auto: vLLM when installed and a GPU is present, else transformers")
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
+    p.add_argument("--update_card", action="store_true", help="with --adapter (a scripts/train.py output folder): add the scores to its eval_results.json and model card")
     p.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="merge results files into one comparison table")
     p.add_argument("--labels", help="with --merge: comma-separated run labels (default: file stems)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
@@ -101,6 +102,9 @@ def main(argv=None) -> int:
     if not args.model:
         print("error: MODEL is required (or --merge / --list)", file=sys.stderr)
         return 2
+    if args.update_card and not args.adapter:
+        print("error: --update_card needs --adapter (the folder whose card gets the scores)", file=sys.stderr)
+        return 2
     names = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
     unknown = [b for b in names if b not in BENCHMARKS]
     if unknown:
@@ -123,6 +127,10 @@ def main(argv=None) -> int:
     json_path, md_path = write_results(results, output)
     print(results_table(results))
     print(f"results: {json_path}, table: {md_path}" + (f", predictions: {args.predictions}" if args.predictions else ""))
+    if args.update_card and args.adapter:
+        from hammer_train.train import update_model_card
+
+        print(f"model card: {update_model_card(args.adapter, results)}")
     return 0
 
 
