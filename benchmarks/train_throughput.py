@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs)
     out = {
         "settings": {
-            "recipe": args.recipe,
+            "recipe": os.path.relpath(args.recipe, ROOT),  # results name no machine's folders
             "steps": args.steps,
             "warmup_steps": 1,
             "repeats": args.repeats,
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             "plain_precision": args.plain_precision,
             "python": sys.version.split()[0],
         },
-        "data": meta,
+        "data": {k: v for k, v in meta.items() if k != "model_path"},  # a cache folder of this machine
         **summary,
         "runs": runs,
         "note": "Ratios within one run on one machine; absolute tokens/s depend on machine and load.",
