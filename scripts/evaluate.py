@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     json_path, md_path = write_results(results, output)
     print(results_table(results))
     print(f"results: {json_path}, table: {md_path}" + (f", predictions: {args.predictions}" if args.predictions else ""))
-    if args.update_card and args.adapter:
+    if args.update_card:  # --adapter is required with it (checked above)
         from hammer_train.train import update_model_card
 
         print(f"model card: {update_model_card(args.adapter, results)}")
