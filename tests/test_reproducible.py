@@ -7,38 +7,25 @@ the seed)."""
 
 from pathlib import Path
 
-import pytest
-
-from conftest import requires_bfcl, requires_smollm2
+from conftest import requires_bfcl, requires_smollm2, train_short
 
 pytestmark = [requires_bfcl, requires_smollm2]
-
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m.yaml"
 
 
 def _train(out: Path, seed: int) -> dict:
     from safetensors.torch import load_file
 
-    from hammer_train.config import parse_recipe
-    from hammer_train.train import train
-
-    h, s, m = parse_recipe(
-        [
-            str(RECIPE),
-            "--max_steps", "2",
-            "--per_device_train_batch_size", "2",
-            "--gradient_accumulation_steps", "1",
-            "--max_length", "512",
-            "--learning_rate", "1e-3",
-            "--lora_r", "4",
-            "--lora_alpha", "8",
-            "--seed", str(seed),
-            "--output_dir", str(out),
-        ]
+    train_short(
+        out,
+        "--max_steps", "2",
+        "--per_device_train_batch_size", "2",
+        "--gradient_accumulation_steps", "1",
+        "--max_length", "512",
+        "--learning_rate", "1e-3",
+        "--lora_r", "4",
+        "--lora_alpha", "8",
+        "--seed", str(seed),
     )
-    for src in h.sources:
-        src.max_rows = 40
-    train(h, s, m)
     return load_file(str(out / "adapter_model.safetensors"))
 
 

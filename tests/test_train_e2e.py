@@ -5,15 +5,10 @@ and the output folder holds adapter, tokenizer, resolved recipe, data report and
 
 import json
 import math
-from pathlib import Path
 
-import pytest
-
-from conftest import SMOLLM2, requires_bfcl, requires_smollm2
+from conftest import SMOLLM2, requires_bfcl, requires_smollm2, train_short
 
 pytestmark = [requires_bfcl, requires_smollm2]
-
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m.yaml"
 
 
 def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
@@ -22,9 +17,6 @@ def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
     import torch
     from safetensors.torch import load_file
 
-    from hammer_train.config import parse_recipe
-    from hammer_train.train import train
-
     out = tmp_path / "adapter"
     # wandb (in the dev extra) logs offline: no network, no account; the run lands in WANDB_DIR
     use_wandb = importlib.util.find_spec("wandb") is not None
@@ -32,25 +24,18 @@ def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
         monkeypatch.setenv("WANDB_MODE", "offline")
         monkeypatch.setenv("WANDB_DIR", str(tmp_path))
         monkeypatch.setenv("WANDB_SILENT", "true")
-    h, s, m = parse_recipe(
-        [
-            str(RECIPE),
-            "--max_steps", "3",
-            "--per_device_train_batch_size", "2",
-            "--max_length", "512",
-            "--learning_rate", "1e-3",
-            "--logging_steps", "1",
-            "--output_dir", str(out),
-            "--lora_r", "4",
-            "--lora_alpha", "8",
-            "--report_to", "wandb" if use_wandb else "none",
-            "--run_name", "e2e-tiny",
-        ]
+    train_short(
+        out,
+        "--max_steps", "3",
+        "--per_device_train_batch_size", "2",
+        "--max_length", "512",
+        "--learning_rate", "1e-3",
+        "--logging_steps", "1",
+        "--lora_r", "4",
+        "--lora_alpha", "8",
+        "--report_to", "wandb" if use_wandb else "none",
+        "--run_name", "e2e-tiny",
     )
-    # a small slice of the recipe's real sources keeps the run short
-    for src in h.sources:
-        src.max_rows = 40
-    train(h, s, m)
 
     log = json.loads((out / "train_log.json").read_text())
     losses = [e["loss"] for e in log if "loss" in e]
