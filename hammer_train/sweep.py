@@ -505,7 +505,8 @@ def point_metrics(results: Any) -> dict[str, float | None]:
     with refusal rows of irrelevance accuracy (for a BFCL irrelevance benchmark with only an AST
     score, that score). A benchmark has call rows when its irrelevance dict counts relevance rows
     or its Hammer dict gold calls (by its name not containing "irrelevance" when neither is known).
-    Renamed-names variants (``renamed_from`` set) get columns but stay out of the summary.
+    Renamed and shuffled variants (``renamed_from`` / ``shuffled_from`` set) get columns but stay
+    out of the summary.
 
     Returns:
         ``{"call_accuracy", "irrelevance_accuracy", "B.api_f1", ...}``; ``None`` where unknown.
@@ -537,7 +538,7 @@ def point_metrics(results: Any) -> dict[str, float | None]:
         for key, v in (("api_f1", api_f1), ("args_f1", args_f1), ("bfcl_ast", ast_acc), ("irrelevance", irr_acc)):
             if v is not None:
                 out[f"{bench}.{key}"] = v
-        if d.get("renamed_from"):  # a renamed-names variant: a robustness column, not the headline
+        if d.get("renamed_from") or d.get("shuffled_from"):  # a robustness variant, not the headline
             continue
         call = ast_acc if ast_acc is not None else api_f1
         if has_calls and call is not None:

@@ -17,6 +17,7 @@ from hammer_train.evaluation.benchmarks import (
     load_benchmark,
     make_benchmark,
     rename_benchmark,
+    shuffle_benchmark,
 )
 from hammer_train.evaluation.generate import generate, plain_renderer
 from hammer_train.evaluation.report import merge_results, results_table, run_evaluation, write_results
@@ -90,6 +91,7 @@ def test_registry_names():
         "sealtool", "apibank_l1", "bfcl_simple", "bfcl_multiple", "bfcl_parallel", "bfcl_parallel_multiple",
         "bfcl_irrelevance", "bfcl_live_simple", "bfcl_live_multiple", "bfcl_live_irrelevance",
         "sealtool_renamed", "apibank_l1_renamed", "bfcl_simple_renamed",
+        "sealtool_shuffled", "apibank_l1_shuffled", "bfcl_multiple_shuffled",
     }
     assert set(BENCHMARKS) == expected
     with pytest.raises(KeyError, match="unknown benchmark"):
@@ -130,6 +132,27 @@ def test_renamed_toy_really_renames_and_maps_back():
     assert r["drop"]["hammer_api_f1"] == 0.0
     # deterministic: a second renaming gives the same names
     assert rename_benchmark(plain).examples[1].to_dict() == renamed.examples[1].to_dict()
+
+
+def _first_tool(prompts):
+    """A position-biased "model": always calls the first tool listed, with no arguments."""
+    return [json.dumps([{"name": _tools_block(p)[0]["name"], "arguments": {}}]) for p in prompts]
+
+
+def test_shuffled_toy_keeps_names_and_moves_tools():
+    exs = _toy_examples() * 4  # 12 rows of 2 tools: some row's order must change
+    plain = make_benchmark("toy", exs)
+    shuffled = shuffle_benchmark(plain)
+    assert shuffled.name == "toy_shuffled" and shuffled.golds == plain.golds
+    orders = [[t.name for t in ex.tools] for ex in shuffled.examples]
+    assert all(sorted(o) == ["get_weather", "stock_price"] for o in orders)
+    assert any(o != ["get_weather", "stock_price"] for o in orders)
+    assert [ex.answers for ex in shuffled.examples] == [ex.answers for ex in plain.examples]
+    results = run_evaluation([plain, shuffled], _merged_oracle(plain, shuffled), RENDER)
+    r = results["benchmarks"]["toy_shuffled"]
+    assert r["shuffled_from"] == "toy" and r["renamed_from"] is None
+    assert r["hammer"]["api_f1"] == 1.0 and r["drop"]["hammer_api_f1"] == 0.0
+    assert shuffle_benchmark(plain).examples[5].to_dict() == shuffled.examples[5].to_dict()
 
 
 def _merged_oracle(*benches):
@@ -290,6 +313,22 @@ def test_renamed_hammer_sets(name):
     assert r["hammer"]["api_f1"] == 1.0 and r["format_errors"] == 0
     assert r["strict"]["api_f1"] == 1.0 and r["strict"]["args_f1"] == 1.0
     assert r["drop"]["hammer_api_f1"] == 0.0 and r["drop"]["hammer_args_f1"] == 0.0
+
+
+@requires_shared
+def test_shuffled_sealtool_exposes_a_first_tool_model():
+    """Hammer's Seal-Tools set lists the gold tool first in most rows: a model that always calls
+    the first tool scores high on it and far lower once the tools are shuffled."""
+    plain = load_benchmark("sealtool", limit=100)
+    shuffled = load_benchmark("sealtool_shuffled", limit=100)
+    assert shuffled.golds == plain.golds
+    assert [e.to_dict() for e in load_benchmark("sealtool_shuffled", limit=5).examples] == [e.to_dict() for e in shuffled.examples[:5]]
+    results = run_evaluation([plain, shuffled], _first_tool, RENDER)["benchmarks"]
+    assert results["sealtool"]["hammer"]["api_f1"] > 0.85
+    assert results["sealtool_shuffled"]["hammer"]["api_f1"] < 0.5
+    assert results["sealtool_shuffled"]["drop"]["hammer_api_f1"] > 0.4
+    oracle = run_evaluation([shuffled], _oracle(shuffled), RENDER)["benchmarks"]["sealtool_shuffled"]
+    assert oracle["hammer"]["api_f1"] == 1.0 and oracle["strict"]["row_exact_accuracy"] == 1.0
 
 
 @requires_bfcl

@@ -9,8 +9,8 @@ Per benchmark the results hold (DESIGN.md, "Evaluation exactly as the Hammer aut
   our lenient :func:`~.parse.parse_calls` cannot read;
 * ``irrelevance``: :func:`~.metrics.irrelevance_accuracy`, when some gold is ``[]``;
 * ``bfcl_ast``: :func:`~.bfcl_ast.bfcl_ast_accuracy` for ``bfcl_*`` benchmarks;
-* ``drop`` (on a ``*_renamed`` benchmark when its plain benchmark ran on the same rows): plain
-  minus renamed for each headline score.
+* ``drop`` (on a ``*_renamed`` or ``*_shuffled`` benchmark when its plain benchmark ran on the
+  same rows): plain minus variant for each headline score.
 
 For a renamed benchmark the outputs are mapped back to the real names before scoring: the Hammer
 parse of the text, unmasked and written back as JSON, for Hammer's F1 (so a format error stays a
@@ -152,7 +152,8 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     Returns:
         JSON-able ``{"n", "subset", "source", "format_errors", "lenient_format_errors", "hammer",
         "strict", "irrelevance" (or ``None`` when no gold is ``[]``), "bfcl_ast" (or ``None`` for
-        non-BFCL benchmarks), "renamed_from" (or ``None``)}``.
+        non-BFCL benchmarks), "renamed_from" and "shuffled_from" (the plain benchmark's name for
+        that variant, else ``None``)}``.
 
     Raises:
         ValueError: wrong number of outputs, or a bad gold.
@@ -170,7 +171,8 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
         "strict": strict_f1(parsed, golds),
         "irrelevance": irrelevance_accuracy(parsed, golds) if any(not g for g in golds) else None,
         "bfcl_ast": None,
-        "renamed_from": bench.extra.get("base"),
+        "renamed_from": bench.extra.get("base") if bench.extra.get("variant", "renamed") == "renamed" else None,
+        "shuffled_from": bench.extra.get("base") if bench.extra.get("variant") == "shuffled" else None,
     }
     if bench.is_bfcl:
         cat = bench.extra["bfcl_category"]
@@ -181,11 +183,12 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
 
 
 def add_drops(results: dict) -> dict:
-    """Add ``drop`` (plain minus renamed, per :data:`DROP_KEYS`) to every renamed benchmark whose
-    plain benchmark is in the same results with the same ``n``; returns ``results`` (modified)."""
+    """Add ``drop`` (plain minus variant, per :data:`DROP_KEYS`) to every renamed or shuffled
+    benchmark whose plain benchmark is in the same results with the same ``n``; returns
+    ``results`` (modified)."""
     benches = results.get("benchmarks", {})
     for name, res in benches.items():
-        base = res.get("renamed_from")
+        base = res.get("renamed_from") or res.get("shuffled_from")
         if not base or base not in benches or benches[base].get("n") != res.get("n"):
             continue
         plain = benches[base]
@@ -304,7 +307,8 @@ def results_table(results: dict) -> str:
     """Markdown table of one results dict (as returned by :func:`run_evaluation`).
 
     Columns: benchmark, rows, Hammer F1 api / args, strict F1 api / args, format errors (Hammer /
-    lenient parser), irrelevance accuracy, BFCL AST accuracy, renamed drop in Hammer F1 api / args.
+    lenient parser), irrelevance accuracy, BFCL AST accuracy, drop against the plain benchmark in
+    Hammer F1 api / args (renamed and shuffled variants).
     A header line names the model and settings; the subsets are listed under the table.
     """
     meta = results.get("meta", {})
@@ -322,7 +326,7 @@ def results_table(results: dict) -> str:
         lines += [", ".join(desc), ""]
     lines.append(
         "| benchmark | rows | Hammer F1 api / args | strict F1 api / args | format errors (Hammer / lenient) "
-        "| irrelevance acc | BFCL AST acc | renamed drop (Hammer F1 api / args) |"
+        "| irrelevance acc | BFCL AST acc | drop vs plain (Hammer F1 api / args) |"
     )
     lines.append("|---|---|---|---|---|---|---|---|")
     subsets = []
