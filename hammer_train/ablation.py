@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .sweep import Runner, SweepSpec, _read_json, point_metrics, run_sweep
+from .sweep import Runner, SweepSpec, read_json_or_none, point_metrics, run_sweep
 
 __all__ = ["RUNS", "DEFAULT_BENCHMARKS", "ablation_specs", "ablation_rows", "ablation_table", "main"]
 
@@ -69,7 +69,7 @@ def ablation_specs(
 
 
 def _train_seconds(folder: Path) -> float | None:
-    log = _read_json(folder / "train_log.json")
+    log = read_json_or_none(folder / "train_log.json")
     if isinstance(log, list):
         for entry in reversed(log):
             if isinstance(entry, dict) and isinstance(entry.get("train_runtime"), (int, float)):
@@ -85,7 +85,7 @@ def ablation_rows(specs: dict[str, SweepSpec]) -> list[dict[str, Any]]:
     rows = []
     for name, spec in specs.items():
         point = spec.points()[0]
-        results = _read_json(point.output_dir / "results.json")
+        results = read_json_or_none(point.output_dir / "results.json")
         meta = results.get("meta", {}) if isinstance(results, dict) else {}
         benches = results.get("benchmarks", {}) if isinstance(results, dict) else {}
         rows.append(

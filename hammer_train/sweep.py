@@ -54,6 +54,7 @@ __all__ = [
     "expand_grid",
     "point_name",
     "point_status",
+    "read_json_or_none",
     "train_command",
     "evaluate_command",
     "point_steps",
@@ -256,7 +257,9 @@ def _override_keys(overrides: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- done-detection
 
 
-def _read_json(path: Path) -> Any:
+def read_json_or_none(path: str | Path) -> Any:
+    """The parsed JSON file at ``path``, or ``None`` when it is missing or not valid JSON (a point
+    still running, or killed while writing). Never raises for those two cases."""
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -269,7 +272,7 @@ def point_status(folder: str | Path) -> str:
     folder = Path(folder)
     if not (folder / ADAPTER_FILE).is_file():
         return "todo"
-    return "done" if isinstance(_read_json(folder / RESULTS_FILE), dict) else "trained"
+    return "done" if isinstance(read_json_or_none(folder / RESULTS_FILE), dict) else "trained"
 
 
 # --------------------------------------------------------------------------- commands
@@ -553,12 +556,12 @@ def point_metrics(results: Any) -> dict[str, float | None]:
 
 
 def _train_facts(folder: Path) -> dict[str, float | None]:
-    report = _read_json(folder / "data_report.json")
+    report = read_json_or_none(folder / "data_report.json")
     achieved = None
     if isinstance(report, dict) and isinstance(report.get("irrelevance"), dict):
         achieved = _num(report["irrelevance"].get("achieved_ratio"))
     loss = None
-    history = _read_json(folder / "train_log.json")
+    history = read_json_or_none(folder / "train_log.json")
     if isinstance(history, list):
         for entry in history:
             if isinstance(entry, dict):
@@ -580,7 +583,7 @@ def collect(spec: SweepSpec) -> list[dict[str, Any]]:
     for point in spec.points():
         row: dict[str, Any] = {"point": point.name, **point.values, "status": point_status(point.output_dir)}
         row.update(_train_facts(point.output_dir))
-        results = _read_json(point.output_dir / RESULTS_FILE)
+        results = read_json_or_none(point.output_dir / RESULTS_FILE)
         row.update(point_metrics(results) if isinstance(results, dict) else {"call_accuracy": None, "irrelevance_accuracy": None})
         rows.append(row)
     return rows
