@@ -44,6 +44,14 @@ def fake_results(irr: float) -> dict:
                 "bfcl_ast": None,
                 "renamed_from": "sealtool",
             },
+            "sealtool_shuffled": {
+                "n": 10,
+                "hammer": {"api_f1": 0.2, "args_f1": 0.1, "gold_calls": 12},
+                "irrelevance": None,
+                "bfcl_ast": None,
+                "renamed_from": None,
+                "shuffled_from": "sealtool",
+            },
             "bfcl_irrelevance": {
                 "n": 10,
                 "hammer": {"api_f1": 0.0, "args_f1": 0.0, "gold_calls": 0},
@@ -109,6 +117,7 @@ def test_point_metrics_defensive():
     assert m["irrelevance_accuracy"] == pytest.approx(0.6)
     assert m["sealtool.args_f1"] == pytest.approx(0.7)
     assert m["sealtool_renamed.api_f1"] == pytest.approx(0.1)  # a column, not in the summary
+    assert m["sealtool_shuffled.api_f1"] == pytest.approx(0.2)  # likewise
     assert "bfcl_irrelevance.api_f1" not in m  # no call rows: F1 is no score there
     # Other shapes: benchmarks at the top level, bare numbers, no counts at all.
     m = point_metrics({"bfcl_simple": {"bfcl_ast": 0.7}, "bfcl_irrelevance": {"bfcl_ast": {"accuracy": 0.9}}, "model": "x"})
