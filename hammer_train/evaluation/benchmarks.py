@@ -318,19 +318,11 @@ def _bfcl_loader(key: str) -> Callable[..., Benchmark]:
     return load
 
 
-def _renamed_loader(base: str) -> Callable[..., Benchmark]:
+def _variant_loader(base: str, make: Callable[..., Benchmark], what: str) -> Callable[..., Benchmark]:
     def load(limit: int | None = None, data_dir: str | Path | None = None, seed: int = RENAME_SEED) -> Benchmark:
-        return rename_benchmark(BENCHMARKS[base](limit=limit, data_dir=data_dir), seed=seed)
+        return make(BENCHMARKS[base](limit=limit, data_dir=data_dir), seed=seed)
 
-    load.__doc__ = f"Load {base!r} with every function and parameter name masked (see :func:`rename_benchmark`)."
-    return load
-
-
-def _shuffled_loader(base: str) -> Callable[..., Benchmark]:
-    def load(limit: int | None = None, data_dir: str | Path | None = None, seed: int = RENAME_SEED) -> Benchmark:
-        return shuffle_benchmark(BENCHMARKS[base](limit=limit, data_dir=data_dir), seed=seed)
-
-    load.__doc__ = f"Load {base!r} with each row's tools shuffled (see :func:`shuffle_benchmark`)."
+    load.__doc__ = f"Load {base!r} with {what} (see :func:`{make.__name__}`)."
     return load
 
 
@@ -340,9 +332,9 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
 }
 """Benchmark name -> loader ``(limit=None, data_dir=None, seed=RENAME_SEED) -> Benchmark``."""
 for _base in ("sealtool", "apibank_l1", "bfcl_simple"):
-    BENCHMARKS[f"{_base}_renamed"] = _renamed_loader(_base)
+    BENCHMARKS[f"{_base}_renamed"] = _variant_loader(_base, rename_benchmark, "every function and parameter name masked")
 for _base in ("sealtool", "apibank_l1", "bfcl_multiple"):
-    BENCHMARKS[f"{_base}_shuffled"] = _shuffled_loader(_base)
+    BENCHMARKS[f"{_base}_shuffled"] = _variant_loader(_base, shuffle_benchmark, "each row's tools shuffled")
 del _base
 
 

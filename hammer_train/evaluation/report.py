@@ -160,6 +160,7 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     """
     texts, parsed = map_back(bench, outputs)
     golds = bench.golds
+    base, variant = bench.extra.get("base"), bench.extra.get("variant")
     hammer = hammer_f1(texts, golds)
     result: dict[str, Any] = {
         "n": len(bench),
@@ -171,8 +172,8 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
         "strict": strict_f1(parsed, golds),
         "irrelevance": irrelevance_accuracy(parsed, golds) if any(not g for g in golds) else None,
         "bfcl_ast": None,
-        "renamed_from": bench.extra.get("base") if bench.extra.get("variant", "renamed") == "renamed" else None,
-        "shuffled_from": bench.extra.get("base") if bench.extra.get("variant") == "shuffled" else None,
+        "renamed_from": base if variant == "renamed" else None,
+        "shuffled_from": base if variant == "shuffled" else None,
     }
     if bench.is_bfcl:
         cat = bench.extra["bfcl_category"]
