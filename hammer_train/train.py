@@ -239,6 +239,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
             tokenizer.save_pretrained(str(out / "merged"))
         if push_to_hub:
             push_adapter(out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False)))
+    # Every rank waits here for rank 0's writes and push, so no rank tears the process group down
+    # while another still runs (destroying it out of step can hang the launcher: pytorch#75097).
+    trainer.accelerator.wait_for_everyone()
     if hasattr(trainer, "end"):
         trainer.end()
     return out
