@@ -167,7 +167,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
-    from .data import build_dataset, _epoch_callback_class
+    from .data import EpochCallback, build_dataset
     from .modeling import resolve_model
     from .prompts import template_renders_tools
 
@@ -202,7 +202,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         sft_config.dataset_kwargs = {**(sft_config.dataset_kwargs or {}), "skip_prepare_dataset": True}
         sft_config.remove_unused_columns = False
     sft_config.model_init_kwargs = _model_init_kwargs(sft_config, model_config)
-    callbacks = [_epoch_callback_class()(epoch_tensor)] if dynamic else []
+    callbacks = [EpochCallback(epoch_tensor)] if dynamic else []
     # We push once, at the end, with our model card (push_adapter); left on, Trainer would create
     # the repo at start-up and push its own card from save_model.
     push_to_hub = bool(sft_config.push_to_hub)
