@@ -4,6 +4,7 @@ named by row and field (strict) or counted by reason (lenient)."""
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 
 import pytest
@@ -15,6 +16,8 @@ from hammer_train.formats.hammer_eval import read_hammer_eval
 from hammer_train.formats.openai import read_openai
 from hammer_train.formats.sharegpt import read_sharegpt
 from hammer_train.formats.xlam import read_xlam
+from hammer_train.masking import MaskingConfig, mask_example
+from hammer_train.prompts import hammer_user_content, render_query
 from hammer_train.schema import DataError, Example, ToolCall
 
 GLAIVE = SHARED_DATA / "glaive_toolcall_en_demo.json"
@@ -122,6 +125,25 @@ def test_apibank_keeps_roles():
     assert set(roles) == {"user", "agent", "assistant", "tool"}
     assert r.examples[0].query[-1]["content"].endswith("Generate API Request:")
     assert r.examples[0].answers[0].name == "ModifyRegistration"
+    # the 269 earlier calls, stored as fenced JSON text, become tool_calls: rendered as
+    # "API-Request: [f(a=...)]->result" lines and renamed along with the tools when masked
+    history = [m for e in r for m in e.query if m["role"] == "assistant"]
+    assert len(history) == 269 and all(m["tool_calls"] and m["content"] == "" for m in history)
+    assert "history_call_not_parsed" not in r.warnings
+    ex = r.examples[1]
+    assert 'API-Request: [ModifyRegistration(appointment_id="34567890", ' in render_query(ex.query)
+    masked = mask_example(ex, MaskingConfig(row_prob=1.0, default_prob=0.0), random.Random(0)).example
+    rendered = hammer_user_content(masked)
+    assert "ModifyRegistration" not in rendered and "appointment_id" not in rendered
+
+
+def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
+    row = {"query": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "```not json```"},
+                     {"role": "user", "content": "weather in Paris?"}],
+           "tools": [TOOL], "answers": [GOOD_CALL]}
+    r = read_hammer_eval([row])
+    assert len(r) == 1 and r.warnings == Counter(history_call_not_parsed=1)
+    assert r.examples[0].query[1] == {"role": "assistant", "content": "```not json```"}
 
 
 # ---------------------------------------------------------------------------------- real: BFCL

@@ -3,9 +3,14 @@
 Layout (``shared/data/hammer_eval/*.json``): ``{"query", "tools", "answers"}``.
 
 * ``query``: a string (Seal-Tools) or a chat history (API-Bank): a list of ``{"role", "content"}``
-  with roles ``user`` / ``agent`` / ``assistant`` / ``tool``. Kept verbatim: Hammer's test prompts
-  render ``agent`` as ``AI:`` and join an ``assistant`` call to the ``tool`` result after it
-  (DESIGN.md, "Evaluation"), so the roles must survive.
+  with roles ``user`` / ``agent`` / ``assistant`` / ``tool``. The roles are kept: Hammer's test
+  prompts render ``agent`` as ``AI:`` and join an ``assistant`` call to the ``tool`` result after
+  it (DESIGN.md, "Multi-turn queries"). API-Bank stores an earlier call as the *text* of an
+  ``assistant`` message (```` ```[{"name": ..., "arguments": {...}}]``` ````); the reader turns it
+  into that message's ``tool_calls`` (content emptied), so that the prompt renders it as
+  ``API-Request: [f(a=1)]->result`` and masking renames the function and parameters in it too.
+  A row with an ``assistant`` text that is not a call list keeps it as text and is counted in
+  ``ReadResult.warnings`` as ``history_call_not_parsed``.
 * ``tools``: xLAM layout; Seal-Tools adds a tool-level ``required`` list (handled by the schema).
 * ``answers``: ``{"tool", "parameters"}`` (Seal-Tools) or ``{"name", "arguments"}`` (API-Bank).
 
@@ -18,12 +23,36 @@ being comparable: by default rows are kept and the failed checks are counted in
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Iterable
 
-from ..schema import DataError
-from ._common import ReadResult, build_example, check_messages
+from ..schema import DataError, ToolCall
+from ._common import ReadResult, build_example, call_message, check_messages
 
 __all__ = ["read_hammer_eval"]
+
+_FENCED = re.compile(r"\A```(?:json)?\s*(.*?)\s*```\Z", re.S)
+
+
+def _history_call(message: dict[str, Any], field_name: str) -> dict[str, Any] | None:
+    """API-Bank's call turn ``{"role": "assistant", "content": "```[{...}]```"}`` as a
+    ``tool_calls`` message; ``None`` when the content is not a (fenced) JSON call list."""
+    text = message["content"].strip()
+    m = _FENCED.match(text)
+    try:
+        raw = json.loads(m.group(1) if m else text)
+    except ValueError:
+        return None
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        return None
+    try:
+        calls = [ToolCall.from_dict(c, f"{field_name}[{j}]") for j, c in enumerate(raw)]
+    except DataError:
+        return None
+    return call_message(calls)
 
 
 def read_hammer_eval(
@@ -62,7 +91,16 @@ def read_hammer_eval(
                     check_messages(query)
                 except DataError as err:
                     raise err.located(row=i, source=source) from None
-                query = [dict(m) for m in query]
+                messages, unparsed = [], False
+                for k, m in enumerate(query):
+                    if m["role"] == "assistant" and not m.get("tool_calls"):
+                        converted = _history_call(m, f"query[{k}].content")
+                        unparsed = unparsed or converted is None
+                        m = converted or m
+                    messages.append(dict(m))
+                query = messages
+                if unparsed:
+                    result.warnings["history_call_not_parsed"] += 1
             ex = build_example(query, rec.get("tools"), rec.get("answers"), source=source, row=i, validate=validate, result=result)
         except DataError as err:
             result.reject(err, strict)
