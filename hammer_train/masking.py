@@ -52,6 +52,11 @@ A fresh value never equals another value that the answers pass to the same param
 inverse map is unambiguous; when no such value exists (a bool default whose negation another call
 also passes) that default is left unmasked. Equal old values in one row get the same fresh value.
 
+A default is also left unmasked in a row where another argument (of another parameter or
+another call, at any depth) passes the same value: its text in the query is that argument's
+evidence too, and replacing it there would leave that argument unsupported (``"10 items from page
+10"`` with ``limit`` defaulting to 10 and ``page=10``).
+
 When the parameter lists allowed values (an ``enum`` in its spec, as in JSON-schema tools), the
 old value is replaced in the enum too, and the fresh value is none of the other allowed values, so
 the masked answer stays inside the masked spec.
@@ -73,7 +78,7 @@ import math
 import random
 import string
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from .schema import MISSING, Example, Parameter, Tool, ToolCall
 
@@ -350,6 +355,18 @@ def _skippable(v: Any) -> bool:
     if t is str:
         return v == ""
     return t not in (int, float, bool)
+
+
+def _scalars(value: Any) -> Iterator[Any]:
+    """Every scalar inside an argument value (lists and dicts walked), in order."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _scalars(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _scalars(v)
+    else:
+        yield value
 
 
 def _same_value(default: Any, value: Any) -> bool:
@@ -729,6 +746,7 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
             calls_by_fn.setdefault(c.name, []).append(c.arguments)
         fresh_cache: dict[tuple, Any] = {}
         qtext: str | None = None
+        passed = [(c.name, k, v) for c in answers for k, a in c.arguments.items() for v in _scalars(a)]
         for t in tools:
             arg_lists = calls_by_fn.get(t.name)
             if not arg_lists or t.name in value_plans:
@@ -748,6 +766,8 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
                             others.append(v)
                 if not places:
                     continue
+                if any(_same_value(d, v) for fn, k, v in passed if (fn, k) != (t.name, p.name)):
+                    continue  # the query's text of this value also backs another argument
                 enum = p.extra.get("enum") if p.extra else None
                 if isinstance(enum, list):  # the fresh value must not be another allowed value
                     others.extend(e for e in enum if not _same_value(d, e))

@@ -372,6 +372,24 @@ def test_unused_default_untouched():
     assert p.default == 1 and v == 7 and m.example.query == ex.query and "default" not in m.masked_kinds
 
 
+@pytest.mark.parametrize("other", [10, "10", [3, 10], {"size": 10}])
+def test_default_shared_with_another_argument_stays(other):
+    # "limit" defaults to 10 and "page" is also 10: the query's "10" backs both arguments, so
+    # replacing it would leave "page" unsupported; the default stays unmasked in this row
+    tool = Tool("list_news", "News items.", [Parameter("limit", "int", "How many, default 10.", 10),
+                                            Parameter("page", None, "Page.", MISSING, True)])
+    ex = Example(query="Get 10 news items from page 10", tools=[tool],
+                 answers=[ToolCall("list_news", {"limit": 10, "page": other})])
+    m = mask_example(ex, MaskingConfig(function_prob=0.0, parameter_prob=0.0), random.Random(0))
+    assert m.example.query == ex.query and m.example.answers == ex.answers
+    assert "default" not in m.masked_kinds and m.inverse.values == {}
+    ex = Example(query="Get 10 news items from page 3", tools=[tool],  # nothing else passes 10
+                 answers=[ToolCall("list_news", {"limit": 10, "page": 3})])
+    m = mask_example(ex, MaskingConfig(function_prob=0.0, parameter_prob=0.0), random.Random(0))
+    new = m.example.answers[0].arguments["limit"]
+    assert new != 10 and m.example.query == f"Get {new} news items from page 3"
+
+
 def test_default_skips_lists_none_empty():
     for default in ([1, 2], {"a": 1}, None, ""):
         tool = Tool("f", "d", [Parameter("x", None, "x", default)])
