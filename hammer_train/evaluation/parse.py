@@ -160,7 +160,8 @@ def _parse_python_calls(text: str) -> tuple[list[dict], Any]:
 
 # --------------------------------------------------------------------------- text -> candidates
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```(.*?)(?:```|\Z)", re.S)
+_LANG_TAG = re.compile(r"[ \t]*[A-Za-z_]+(?=\s)")  # "json" in ```json\n...; not f in ```f(a=1)```
 _TOOL_TAG = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
 
 
@@ -169,7 +170,11 @@ def _candidates(text: str) -> list[str]:
     tags = [m.strip() for m in _TOOL_TAG.findall(text)]
     if tags:
         out.append("[" + ",".join(tags) + "]")
-    out.extend(body.strip() for _, body in _FENCE.findall(text))
+    for body in _FENCE.findall(text):
+        tag = _LANG_TAG.match(body)
+        if tag:
+            out.append(body[tag.end():].strip())
+        out.append(body.strip())
     out.append(text.strip())
     return out
 
