@@ -56,7 +56,10 @@ class DataReport:
 
     Attributes:
         sources: per source: ``rows_read``, ``examples`` (valid rows), ``dropped`` (reason ->
-            count), ``used`` (after weight / max_rows), ``errors`` (first messages).
+            count), ``warnings`` (reason -> rows kept although a check failed; the Hammer
+            evaluation-set reader is run with ``validate=True`` for training, so this is empty
+            unless a reader keeps such rows by design), ``used`` (after weight / max_rows),
+            ``errors`` (first messages).
         irrelevance: the mixing report (target and achieved share, rows by origin).
         masking: rows rendered, rows masked, rows masked per kind (function / parameter /
             default / shuffle), for epoch 0 (dynamic) or all copies (static).
@@ -132,6 +135,8 @@ def load_examples(args: HammerArguments, seed: int, sources: list[DataSource] | 
             config=src.name,
             strict=args.strict,
             kind=src.kind if src.format == "xlam" else None,
+            # the evaluation-set reader keeps rows that fail a check by default; training drops them
+            **({"validate": True} if src.format == "hammer_eval" else {}),
         )
         examples = [ex for ex in result.examples if ex.kind != "relevance"]
         dropped = dict(result.dropped)
@@ -145,6 +150,7 @@ def load_examples(args: HammerArguments, seed: int, sources: list[DataSource] | 
             "rows_read": result.rows_read,
             "examples": len(result.examples),
             "dropped": dropped,
+            "warnings": dict(result.warnings),
             "used": len(used),
             "errors": list(result.errors)[:5],
         }

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from conftest import requires_bfcl
+from conftest import SHARED_DATA, requires_bfcl, requires_shared
 from hammer_train.config import HammerArguments
-from hammer_train.data import EpochCallback, build_dataset, padding_share, tokenize_conversation
+from hammer_train.data import EpochCallback, build_dataset, load_examples, padding_share, tokenize_conversation
 from hammer_train.prompts import to_conversation
 from hammer_train.schema import Example
 
@@ -38,6 +38,17 @@ def test_report_accounts_for_every_row():
     assert rep["final_rows"] == len(ds)
     masked = rep["masking"]["rows_masked"]
     assert 0.4 * len(ds) < masked < 0.9 * len(ds)  # Hammer masks 2/3 of rows
+
+
+@requires_shared
+def test_hammer_eval_as_training_source_drops_failed_checks():
+    # the evaluation-set reader keeps gold that fails a check (for comparable F1); as a training
+    # source those rows are dropped and counted, and nothing is kept behind a warning
+    path = str(SHARED_DATA / "hammer_eval" / "sealtool.json")
+    examples, report = load_examples(_args(sources=[{"format": "hammer_eval", "path": path}], irrelevance_ratio=0.0), seed=0)
+    (src,) = report.to_dict()["sources"].values()
+    assert src["rows_read"] == 294 and src["dropped"] == {"argument_type": 55} and src["warnings"] == {}
+    assert src["examples"] == src["used"] == len(examples) == 239
 
 
 def test_same_seed_same_rows_and_report():
