@@ -219,6 +219,12 @@ class Parameter:
         return out
 
 
+def _is_parameter_spec(value: dict[str, Any]) -> bool:
+    """True for one xLAM parameter spec (``{"type": "str", "description": ...}``: string values),
+    False for a JSON-schema ``properties`` map (parameter name -> spec dict)."""
+    return isinstance(value.get("type"), str) or isinstance(value.get("description"), str)
+
+
 @dataclass
 class Tool:
     """A function the model may call.
@@ -262,7 +268,13 @@ class Tool:
         if not isinstance(params_spec, dict):
             raise DataError("bad_field", "parameters must be an object", field=f"{field_name}.parameters")
         extra = {k: v for k, v in spec.items() if k not in ("name", "description", "parameters", "required")}
-        if "properties" in params_spec and (params_spec.get("type") in ("object", "dict", None)) and isinstance(params_spec.get("properties"), dict):
+        props_value = params_spec.get("properties")
+        if isinstance(props_value, dict) and (
+            params_spec.get("type") in ("object", "dict")
+            # no "type": JSON schema unless "properties" is itself one xLAM parameter spec
+            # (a parameter *named* properties: {"type": "dict", "description": ...})
+            or ("type" not in params_spec and not _is_parameter_spec(props_value))
+        ):
             layout = "openai"
             required = params_spec.get("required") or []
             props = params_spec["properties"]

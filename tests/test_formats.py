@@ -18,7 +18,7 @@ from hammer_train.formats.sharegpt import read_sharegpt
 from hammer_train.formats.xlam import read_xlam
 from hammer_train.masking import MaskingConfig, mask_example
 from hammer_train.prompts import hammer_user_content, render_query
-from hammer_train.schema import DataError, Example, ToolCall
+from hammer_train.schema import DataError, Example, Tool, ToolCall
 
 GLAIVE = SHARED_DATA / "glaive_toolcall_en_demo.json"
 SEALTOOL = SHARED_DATA / "hammer_eval" / "sealtool.json"
@@ -135,6 +135,16 @@ def test_apibank_keeps_roles():
     masked = mask_example(ex, MaskingConfig(row_prob=1.0, default_prob=0.0), random.Random(0)).example
     rendered = hammer_user_content(masked)
     assert "ModifyRegistration" not in rendered and "appointment_id" not in rendered
+
+
+def test_xlam_parameter_named_properties_is_not_json_schema():
+    xlam = Tool.from_dict({"name": "set_props", "parameters": {
+        "properties": {"type": "dict", "description": "Properties to set."}, "id": {"type": "int", "description": "Id."}}})
+    assert xlam.layout == "xlam" and [p.name for p in xlam.parameters] == ["properties", "id"]
+    # JSON schema without "type", even with properties named "type" and "description"
+    schema = Tool.from_dict({"name": "f", "parameters": {"properties": {
+        "type": {"type": "string"}, "description": {"type": "string"}}, "required": ["type"]}})
+    assert schema.layout == "openai" and {p.name: p.required for p in schema.parameters} == {"type": True, "description": False}
 
 
 def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
