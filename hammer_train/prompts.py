@@ -80,7 +80,8 @@ def render_query(query: str | list[dict[str, Any]]) -> str:
     A string is returned as is. A message list (roles ``user``/``assistant``/``agent``/``tool``;
     an assistant turn may carry ``tool_calls``) becomes lines ``User: ...``, ``AI: ...`` and
     ``API-Request: [f(a=1)]->result`` (the call joined to the tool message that follows it), as in
-    Hammer's multi-turn test prompts. A conversation whose last message already asks for the call
+    Hammer's multi-turn test prompts; text in a call turn's ``content`` comes first, as an ``AI:``
+    line. A conversation whose last message already asks for the call
     (API-Bank's "Generate API Request:") is left as is; otherwise nothing is appended.
     """
     if isinstance(query, str):
@@ -95,6 +96,8 @@ def render_query(query: str | list[dict[str, Any]]) -> str:
             content = json.dumps(content, ensure_ascii=False)
         calls = msg.get("tool_calls")
         if calls:
+            if content.strip():  # text said alongside the call is kept, on its own AI line
+                lines.append(f"{_ROLE_PREFIX.get(role, role.capitalize())}: {content}")
             request = "[" + ", ".join(_call_str(c) for c in calls) + "]"
             result = ""
             if i + 1 < len(query) and query[i + 1].get("role") in ("tool", "observation", "function"):

@@ -147,6 +147,14 @@ def test_xlam_parameter_named_properties_is_not_json_schema():
     assert schema.layout == "openai" and {p.name: p.required for p in schema.parameters} == {"type": True, "description": False}
 
 
+def test_render_query_keeps_text_of_a_call_turn():
+    query = [{"role": "user", "content": "Weather in Paris?"},
+             {"role": "assistant", "content": "Let me check.", "tool_calls": [GOOD_CALL]},
+             {"role": "tool", "content": "sunny"}, {"role": "user", "content": "And London?"}]
+    assert render_query(query).splitlines() == [
+        "User: Weather in Paris?", "AI: Let me check.", 'API-Request: [get_weather(city="Paris")]->sunny', "User: And London?"]
+
+
 def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
     row = {"query": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "```not json```"},
                      {"role": "user", "content": "weather in Paris?"}],
