@@ -9,7 +9,9 @@ Tool specs arrive in two layouts and are normalized to one:
 
       {"name": ..., "description": ..., "parameters": {"p": {"type": "str", "description": ..., "default": ...}}}
 
-  optionally with a tool-level ``"required": [...]`` list (Seal-Tools);
+  optionally with a tool-level ``"required": [...]`` list (Seal-Tools) or per-parameter
+  ``"required": true`` flags (what :meth:`Tool.to_xlam` writes for JSON-schema tools); without
+  either, a parameter is optional when it has a default or its type says ``optional``;
 * the OpenAI / JSON-schema layout (Glaive, BFCL, OpenAI ``tools=``)::
 
       {"name": ..., "description": ..., "parameters": {"type": "object", "properties": {...}, "required": [...]}}
@@ -291,6 +293,7 @@ class Tool:
                 extra["has_required_list"] = True
         if not isinstance(required, list):
             raise DataError("bad_field", "required must be a list of names", field=f"{field_name}.required")
+        flagged = layout == "xlam" and any(isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values())
         params = []
         for pname, pspec in props.items():
             if not isinstance(pname, str) or not pname:
@@ -304,6 +307,10 @@ class Tool:
             default = pspec["default"] if "default" in pspec else MISSING
             if layout == "openai" or extra.get("has_required_list"):
                 is_required = pname in required
+            elif flagged:
+                # per-parameter ``"required": true`` flags, as :meth:`to_xlam` writes for JSON-schema
+                # tools (and BFCL's Hammer handler does): an unflagged parameter is optional.
+                is_required = pspec.get("required") is True
             else:
                 # xLAM layout has no required list: a parameter is optional when its type says so
                 # ("str, optional") or it has a default.
@@ -322,12 +329,22 @@ class Tool:
 
     # ---- rendering
     def to_xlam(self) -> dict[str, Any]:
-        """xLAM / Hammer layout: ``{"name", "description", "parameters": {name: {description, type, default}}}``."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "parameters": {p.name: p.spec("xlam") for p in self.parameters},
-        }
+        """xLAM / Hammer layout: ``{"name", "description", "parameters": {name: {description, type, default}}}``.
+
+        A tool that came in JSON-schema layout (BFCL, Glaive, OpenAI) has its tool-level
+        ``required`` list turned into ``"required": true`` on each required parameter, as BFCL's
+        Hammer handler does (``bfcl_eval/model_handler/local_inference/hammer.py``) and as
+        Hammer's Seal-Tools test set has it; without it the flat layout cannot tell a required
+        parameter from an optional one that has no default. Tools that came in xLAM layout are
+        rendered as they came (Hammer's training data carries no such flag).
+        """
+        params: dict[str, Any] = {}
+        for p in self.parameters:
+            spec = p.spec("xlam")
+            if self.layout == "openai" and p.required and "required" not in spec:
+                spec["required"] = True
+            params[p.name] = spec
+        return {"name": self.name, "description": self.description, "parameters": params}
 
     def to_openai(self) -> dict[str, Any]:
         """JSON-schema layout, as OpenAI's ``tools=`` and chat templates expect:

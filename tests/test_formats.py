@@ -201,6 +201,28 @@ def test_bfcl_live_simple_targets():
 
 
 @requires_bfcl
+def test_bfcl_required_list_rendered_as_flags_in_hammer_prompt():
+    # BFCL's tools are JSON schema with a tool-level "required" list; the Hammer prompt's flat
+    # layout marks the required parameters "required": true (as BFCL's Hammer handler does) and
+    # leaves optional ones unmarked, and reading the rendered spec back gives the same split.
+    r = read_bfcl("simple_python")
+    tool = r.examples[r.ids.index("simple_python_2")].tools[0]  # math.hypot: x, y required; z optional
+    assert {p.name: p.required for p in tool.parameters} == {"x": True, "y": True, "z": False}
+    flat = tool.to_xlam()["parameters"]
+    assert {k: v.get("required") for k, v in flat.items()} == {"x": True, "y": True, "z": None}
+    assert '"required": true' in hammer_user_content(r.examples[r.ids.index("simple_python_2")])
+    again = Tool.from_dict(tool.to_xlam())
+    assert {p.name: p.required for p in again.parameters} == {"x": True, "y": True, "z": False}
+    assert again.to_xlam() == tool.to_xlam()
+
+
+def test_xlam_tools_render_without_required_flags():
+    # Hammer's own xLAM rows carry no flags and must render as they came.
+    spec = {"name": "f", "description": "d", "parameters": {"a": {"description": "A", "type": "int", "default": 1}, "b": {"description": "B", "type": "str"}}}
+    assert Tool.from_dict(spec).to_xlam() == spec
+
+
+@requires_bfcl
 def test_bfcl_optional_first_alternative_is_omitted():
     r = read_bfcl("simple_python")
     i = r.ids.index("simple_python_2")  # ground truth {"x": [4], "y": [5], "z": ["", 0]}
