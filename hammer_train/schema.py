@@ -69,7 +69,7 @@ class DataError(ValueError):
         reason: short stable code counted in the data report (``"broken_json"``,
             ``"unknown_function"``, ``"unknown_argument"``, ``"missing_required_argument"``,
             ``"argument_type"``, ``"empty_tools"``, ``"bad_name"``, ``"duplicate_tool"``,
-            ``"bad_field"``, ``"no_query"``).
+            ``"bad_field"``, ``"no_query"``; ``"history_call_not_parsed"`` only as a warning).
         row: index of the row in its source (``None`` when unknown).
         field: the field at fault, e.g. ``"answers[0].arguments.city"``.
         source: name of the source the row came from.

@@ -161,6 +161,7 @@ def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
            "tools": [TOOL], "answers": [GOOD_CALL]}
     r = read_hammer_eval([row])
     assert len(r) == 1 and r.warnings == Counter(history_call_not_parsed=1)
+    assert "row 0, field 'query[1].content'" in r.warning_messages[0]
     assert r.examples[0].query[1] == {"role": "assistant", "content": "```not json```"}
 
 

@@ -10,7 +10,7 @@ Layout (``shared/data/hammer_eval/*.json``): ``{"query", "tools", "answers"}``.
   into that message's ``tool_calls`` (content emptied), so that the prompt renders it as
   ``API-Request: [f(a=1)]->result`` and masking renames the function and parameters in it too.
   A row with an ``assistant`` text that is not a call list keeps it as text and is counted in
-  ``ReadResult.warnings`` as ``history_call_not_parsed``.
+  ``ReadResult.warnings`` as ``history_call_not_parsed`` (the message names row and field).
 * ``tools``: xLAM layout; Seal-Tools adds a tool-level ``required`` list (handled by the schema).
 * ``answers``: ``{"tool", "parameters"}`` (Seal-Tools) or ``{"name", "arguments"}`` (API-Bank).
 
@@ -23,11 +23,10 @@ being comparable: by default rows are kept and the failed checks are counted in
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Iterable
 
-from ..schema import DataError, ToolCall
+from ..schema import DataError, ToolCall, parse_json_field
 from ._common import ReadResult, build_example, call_message, check_messages
 
 __all__ = ["read_hammer_eval"]
@@ -35,23 +34,24 @@ __all__ = ["read_hammer_eval"]
 _FENCED = re.compile(r"\A```(?:json)?\s*(.*?)\s*```\Z", re.S)
 
 
-def _history_call(message: dict[str, Any], field_name: str) -> dict[str, Any] | None:
+def _history_call(message: dict[str, Any], field_name: str) -> dict[str, Any]:
     """API-Bank's call turn ``{"role": "assistant", "content": "```[{...}]```"}`` as a
-    ``tool_calls`` message; ``None`` when the content is not a (fenced) JSON call list."""
+    ``tool_calls`` message (content emptied).
+
+    Raises:
+        DataError: ``history_call_not_parsed``, naming ``field_name``, when the content is not a
+            (fenced) JSON call list.
+    """
     text = message["content"].strip()
     m = _FENCED.match(text)
     try:
-        raw = json.loads(m.group(1) if m else text)
-    except ValueError:
-        return None
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        return None
-    try:
+        raw = parse_json_field(m.group(1) if m else text, field_name)
+        raw = [raw] if isinstance(raw, dict) else raw
+        if not isinstance(raw, list) or not raw:
+            raise DataError("bad_field", "not a list of calls", field=field_name)
         calls = [ToolCall.from_dict(c, f"{field_name}[{j}]") for j, c in enumerate(raw)]
-    except DataError:
-        return None
+    except DataError as err:
+        raise DataError("history_call_not_parsed", f"assistant turn kept as text: {err.message}", field=err.field) from None
     return call_message(calls)
 
 
@@ -91,16 +91,17 @@ def read_hammer_eval(
                     check_messages(query)
                 except DataError as err:
                     raise err.located(row=i, source=source) from None
-                messages, unparsed = [], False
+                messages, unparsed = [], None
                 for k, m in enumerate(query):
                     if m["role"] == "assistant" and not m.get("tool_calls"):
-                        converted = _history_call(m, f"query[{k}].content")
-                        unparsed = unparsed or converted is None
-                        m = converted or m
+                        try:
+                            m = _history_call(m, f"query[{k}].content")
+                        except DataError as err:
+                            unparsed = unparsed or err
                     messages.append(dict(m))
                 query = messages
                 if unparsed:
-                    result.warnings["history_call_not_parsed"] += 1
+                    result.warn(unparsed.located(row=i, source=source))
             ex = build_example(query, rec.get("tools"), rec.get("answers"), source=source, row=i, validate=validate, result=result)
         except DataError as err:
             result.reject(err, strict)
