@@ -335,13 +335,15 @@ class Tool:
         ``required`` list turned into ``"required": true`` on each required parameter, as BFCL's
         Hammer handler does (``bfcl_eval/model_handler/local_inference/hammer.py``) and as
         Hammer's Seal-Tools test set has it; without it the flat layout cannot tell a required
-        parameter from an optional one that has no default. Tools that came in xLAM layout are
+        parameter from an optional one that has no default. A required object-typed parameter
+        with its own nested ``required`` list gets the flag in its place, as that handler writes
+        it (BFCL ``irrelevance_238``, ``parallel_29``). Tools that came in xLAM layout are
         rendered as they came (Hammer's training data carries no such flag).
         """
         params: dict[str, Any] = {}
         for p in self.parameters:
             spec = p.spec("xlam")
-            if self.layout == "openai" and p.required and "required" not in spec:
+            if self.layout == "openai" and p.required:
                 spec["required"] = True
             params[p.name] = spec
         return {"name": self.name, "description": self.description, "parameters": params}

@@ -217,6 +217,19 @@ def test_bfcl_required_list_rendered_as_flags_in_hammer_prompt():
     assert again.to_xlam() == tool.to_xlam()
 
 
+@requires_bfcl
+def test_bfcl_required_object_parameter_flagged_over_its_nested_list():
+    # parallel_29: "population" is required and is an object with its own nested required list;
+    # BFCL's Hammer handler writes the flag over that list, and so do we.
+    r = read_bfcl("parallel", validate=False)
+    tool = next(t for t in r.examples[r.ids.index("parallel_29")].tools if t.name == "waste_calculation.calculate")
+    population = next(p for p in tool.parameters if p.name == "population")
+    assert population.required and population.extra["required"] == ["adults", "children", "singles"]
+    flat = tool.to_xlam()["parameters"]
+    assert flat["population"]["required"] is True
+    assert Tool.from_dict(tool.to_xlam()).parameter("population").required
+
+
 def test_xlam_tools_render_without_required_flags():
     # Hammer's own xLAM rows carry no flags and must render as they came.
     spec = {"name": "f", "description": "d", "parameters": {"a": {"description": "A", "type": "int", "default": 1}, "b": {"description": "B", "type": "str"}}}
