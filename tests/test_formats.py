@@ -155,6 +155,16 @@ def test_render_query_keeps_text_of_a_call_turn():
         "User: Weather in Paris?", "AI: Let me check.", 'API-Request: [get_weather(city="Paris")]->sunny', "User: And London?"]
 
 
+def test_render_query_parallel_calls_keep_every_tool_result():
+    other = {"name": "get_weather", "arguments": {"city": "London"}}
+    query = [{"role": "user", "content": "Weather in Paris and London?"},
+             {"role": "assistant", "content": "", "tool_calls": [GOOD_CALL, other]},
+             {"role": "tool", "content": "sunny"}, {"role": "tool", "content": "rain"}]
+    assert render_query(query).splitlines() == [
+        "User: Weather in Paris and London?",
+        'API-Request: [get_weather(city="Paris"), get_weather(city="London")]->sunny', "API-Response: rain"]
+
+
 def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
     row = {"query": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "```not json```"},
                      {"role": "user", "content": "weather in Paris?"}],
