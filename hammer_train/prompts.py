@@ -82,8 +82,9 @@ def render_query(query: str | list[dict[str, Any]]) -> str:
     ``API-Request: [f(a=1)]->result`` (the call joined to the tool message that follows it), as in
     Hammer's multi-turn test prompts; text in a call turn's ``content`` comes first, as an ``AI:``
     line. A turn of parallel calls is one ``API-Request: [f(...), g(...)]`` line joined to the
-    first tool message; each further tool message becomes an ``API-Response: ...`` line. A conversation whose last message already asks for the call
-    (API-Bank's "Generate API Request:") is left as is; otherwise nothing is appended.
+    first tool message; each further tool message becomes an ``API-Response: ...`` line. A
+    conversation whose last message already asks for the call (API-Bank's "Generate API
+    Request:") is left as is; otherwise nothing is appended.
     """
     if isinstance(query, str):
         return query

@@ -232,8 +232,8 @@ def test_bfcl_required_object_parameter_flagged_over_its_nested_list():
     # parallel_29: "population" is required and is an object with its own nested required list;
     # BFCL's Hammer handler writes the flag over that list, and so do we.
     r = read_bfcl("parallel", validate=False)
-    tool = next(t for t in r.examples[r.ids.index("parallel_29")].tools if t.name == "waste_calculation.calculate")
-    population = next(p for p in tool.parameters if p.name == "population")
+    tool = r.examples[r.ids.index("parallel_29")].tool("waste_calculation.calculate")
+    population = tool.parameter("population")
     assert population.required and population.extra["required"] == ["adults", "children", "singles"]
     flat = tool.to_xlam()["parameters"]
     assert flat["population"]["required"] is True
