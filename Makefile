@@ -1,6 +1,6 @@
 # Two commands a newcomer needs:
 #   make train   create .venv, install, train the CPU default recipe end to end
-#   make test    create .venv, install, run the tests
+#   make test    create .venv, install, lint (ruff) and run the tests
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -31,6 +31,8 @@ train: install
 	$(PY) scripts/train.py $(RECIPE)
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 evaluate: install

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -42,12 +43,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hammer_train.masking import MaskingConfig, mask_example, row_rng  # noqa: E402
 from hammer_train.prompts import to_conversation  # noqa: E402
 from hammer_train.schema import DataError, Example  # noqa: E402
+
 
 SEALTOOL = ROOT.parent / "shared" / "data" / "hammer_eval" / "sealtool.json"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -126,7 +129,9 @@ def chatml(conv: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def run_mask_render(rows: list[Example], n: int, config: MaskingConfig, seed: int, mask: bool) -> tuple[list[str], float, float, int]:
+def run_mask_render(
+    rows: list[Example], n: int, config: MaskingConfig, seed: int, mask: bool
+) -> tuple[list[str], float, float, int]:
     texts = []
     n_masked = 0
     row_prob = config.row_prob
@@ -143,7 +148,9 @@ def run_mask_render(rows: list[Example], n: int, config: MaskingConfig, seed: in
     return texts, time.process_time() - c0, time.perf_counter() - w0, n_masked
 
 
-def run_mask_only(rows: list[Example], n: int, config: MaskingConfig, seed: int) -> tuple[float, float, dict[str, int]]:
+def run_mask_only(
+    rows: list[Example], n: int, config: MaskingConfig, seed: int
+) -> tuple[float, float, dict[str, int]]:
     """Mask ``n`` rows without keeping them (as an on-the-fly transform does); count kinds."""
     kinds: dict[str, int] = {}
     row_prob = config.row_prob
@@ -209,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     if not rows and args.source in ("auto", "sealtool") and SEALTOOL.exists():
         rows, what = load_sealtool_rows()
     if not rows:
-        print("no data: install bfcl-eval (pip install --no-deps bfcl-eval) or provide ../shared/data", file=sys.stderr)
+        print(
+            "no data: install bfcl-eval (pip install --no-deps bfcl-eval) or provide ../shared/data", file=sys.stderr
+        )
         return 1
     n = args.rows
     cfg = MaskingConfig()
@@ -257,13 +266,19 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rate = n / t_mr_c
     print(f"masking + rendering: {rate:,.0f} rows/s (target >= 5,000): {'OK' if rate >= 5000 else 'MISSED'}")
-    print(f"masking alone: {t_mask_c / n * 1e6:.1f} us/row (all rows), {t_mask_c / max(n_masked, 1) * 1e6:.1f} us per masked row")
+    print(
+        f"masking alone: {t_mask_c / n * 1e6:.1f} us/row (all rows), {t_mask_c / max(n_masked, 1) * 1e6:.1f} us per masked row"
+    )
     if tok is not None:
         ratio = t_mask_c / t_tok_mask_c
-        print(f"tokens per row: {ntok_plain / n:.0f} unmasked, {ntok_mask / n:.0f} masked (random names tokenize into more pieces)")
+        print(
+            f"tokens per row: {ntok_plain / n:.0f} unmasked, {ntok_mask / n:.0f} masked (random names tokenize into more pieces)"
+        )
         print(f"masking cost / tokenizing cost: {ratio:.1%} (target <= 10%): {'OK' if ratio <= 0.10 else 'MISSED'}")
         on_the_fly = (t_mr_c + t_tok_mask_c) / (t_plain_c + t_tok_plain_c) - 1
-        print(f"whole on-the-fly step (mask + render + tokenize) vs (render + tokenize) of unmasked rows: {on_the_fly:+.1%}")
+        print(
+            f"whole on-the-fly step (mask + render + tokenize) vs (render + tokenize) of unmasked rows: {on_the_fly:+.1%}"
+        )
     return 0
 
 

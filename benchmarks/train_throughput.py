@@ -59,6 +59,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -76,7 +77,9 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=8, help="timed optimizer steps (after 1 warmup step)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rows", type=int, default=64, help="first N rows of the built set")
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="OMP_NUM_THREADS (the free cores)")
+    p.add_argument(
+        "--threads", type=int, default=len(os.sched_getaffinity(0)), help="OMP_NUM_THREADS (the free cores)"
+    )
     p.add_argument(
         "--plain_precision",
         choices=("trl", "fp32"),
@@ -112,7 +115,9 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     tok = AutoTokenizer.from_pretrained(model_path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    tokenized, report = build_dataset(hargs, sft.seed, tokenizer=tok, max_length=sft.max_length, batch_size=sft.per_device_train_batch_size)
+    tokenized, report = build_dataset(
+        hargs, sft.seed, tokenizer=tok, max_length=sft.max_length, batch_size=sft.per_device_train_batch_size
+    )
     raw = tokenized.with_format(None)  # drop the masking transform: keep the raw rows
     n = min(args.rows, len(raw))
     raw = raw.select(range(n))
@@ -121,7 +126,9 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     else:  # static: rows are tokenized already, the conversational set lists copies in the same order
         row_ids = list(range(n))
     conv, _ = build_dataset(hargs, sft.seed, tokenizer=None)
-    conv = conv.select(row_ids).remove_columns([c for c in conv.column_names if c not in ("prompt", "completion", "tools")])
+    conv = conv.select(row_ids).remove_columns(
+        [c for c in conv.column_names if c not in ("prompt", "completion", "tools")]
+    )
     raw.save_to_disk(str(workdir / "ours"))
     conv.save_to_disk(str(workdir / "plain"))
     lengths = list(raw["length"])
@@ -130,7 +137,12 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "rows": n,
         "rows_built": report.final_rows,
         "dropped_too_long": report.tokens.get("dropped_too_long"),
-        "row_lengths": {"min": min(lengths), "max": max(lengths), "mean": round(sum(lengths) / n, 1), "total": sum(lengths)},
+        "row_lengths": {
+            "min": min(lengths),
+            "max": max(lengths),
+            "mean": round(sum(lengths) / n, 1),
+            "total": sum(lengths),
+        },
         "masking_mode": hargs.masking_mode,
     }
 
@@ -156,7 +168,18 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     cfg = args._one
     total_steps = 1 + args.steps
     out_dir = str(workdir / f"run_{cfg}")
-    overrides = ["--max_steps", str(total_steps), "--output_dir", out_dir, "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true"]
+    overrides = [
+        "--max_steps",
+        str(total_steps),
+        "--output_dir",
+        out_dir,
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+    ]
     if cuda:
         overrides += ["--use_cpu", "false"]
     hargs, recipe_sft, mcfg = parse_recipe([args.recipe, *overrides])
@@ -169,7 +192,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         plain = dict(
             output_dir=out_dir,
             # the recipe's rows per optimizer step, in one micro-batch (what a hand-written script does)
-            per_device_train_batch_size=recipe_sft.per_device_train_batch_size * recipe_sft.gradient_accumulation_steps,
+            per_device_train_batch_size=recipe_sft.per_device_train_batch_size
+            * recipe_sft.gradient_accumulation_steps,
             gradient_accumulation_steps=1,
             learning_rate=recipe_sft.learning_rate,
             max_length=recipe_sft.max_length,
@@ -200,7 +224,9 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         train_ds = load_from_disk(str(workdir / "ours"))
         if hargs.masking_mode == "dynamic":
             epoch_tensor = torch.zeros((), dtype=torch.int64).share_memory_()
-            train_ds = train_ds.with_transform(MaskingTransform(hargs, tokenizer, recipe_sft.seed, recipe_sft.max_length, epoch_tensor))
+            train_ds = train_ds.with_transform(
+                MaskingTransform(hargs, tokenizer, recipe_sft.seed, recipe_sft.max_length, epoch_tensor)
+            )
             callbacks.append(_epoch_callback_class()(epoch_tensor))
 
     counts: dict[int, list[int]] = {}  # global_step (0-based, before the step) -> [total, nonpad, labels]
@@ -256,7 +282,9 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "settings": {
-            "activation_checkpointing": bool(getattr(sft, "activation_checkpointing", None) or getattr(sft, "gradient_checkpointing", False)),
+            "activation_checkpointing": bool(
+                getattr(sft, "activation_checkpointing", None) or getattr(sft, "gradient_checkpointing", False)
+            ),
             "train_sampling_strategy": str(sampling),
             "bf16": bool(sft.bf16),
             "per_device_train_batch_size": sft.per_device_train_batch_size,
@@ -302,7 +330,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if not pairs:
             continue
         ratios[f"{c}/A"] = {
-            **{f"{k}_tokens_per_s": _median([x["tokens_per_s"][k] / a["tokens_per_s"][k] for a, x in pairs if a["tokens_per_s"][k]]) for k in ("nonpad", "label", "total")},
+            **{
+                f"{k}_tokens_per_s": _median(
+                    [x["tokens_per_s"][k] / a["tokens_per_s"][k] for a, x in pairs if a["tokens_per_s"][k]]
+                )
+                for k in ("nonpad", "label", "total")
+            },
             "wall_s": _median([x["wall_s"] / a["wall_s"] for a, x in pairs]),
             "peak_rss": _median([x["peak_rss_mib"] / a["peak_rss_mib"] for a, x in pairs]),
         }
@@ -332,8 +365,12 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any], args: argparse.Names
         if gpu:
             row += f" {v['gpu_peak_mib']:.0f} |"
         lines.append(row)
-    lines += ["", "| ratio (median of per-repeat ratios) | non-pad tok/s | label tok/s | total tok/s | wall | peak RSS" + (" | GPU peak |" if gpu else " |"),
-              "|---|---|---|---|---|---|" + ("---|" if gpu else "")]
+    lines += [
+        "",
+        "| ratio (median of per-repeat ratios) | non-pad tok/s | label tok/s | total tok/s | wall | peak RSS"
+        + (" | GPU peak |" if gpu else " |"),
+        "|---|---|---|---|---|---|" + ("---|" if gpu else ""),
+    ]
     for name, r in summary["ratios"].items():
         row = f"| {name} | {r['nonpad_tokens_per_s']:.3f} | {r['label_tokens_per_s']:.3f} | {r['total_tokens_per_s']:.3f} | {r['wall_s']:.3f} | {r['peak_rss']:.3f} |"
         if gpu:
@@ -355,13 +392,35 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         meta = prepare(args, workdir)
         (workdir / "meta.json").write_text(json.dumps(meta))
-        print(f"prepared {meta['rows']} rows in {time.perf_counter() - t0:.1f}s: lengths {meta['row_lengths']}", file=sys.stderr)
-        passthrough = ["--recipe", args.recipe, "--steps", str(args.steps), "--threads", str(args.threads), "--plain_precision", args.plain_precision]
+        print(
+            f"prepared {meta['rows']} rows in {time.perf_counter() - t0:.1f}s: lengths {meta['row_lengths']}",
+            file=sys.stderr,
+        )
+        passthrough = [
+            "--recipe",
+            args.recipe,
+            "--steps",
+            str(args.steps),
+            "--threads",
+            str(args.threads),
+            "--plain_precision",
+            args.plain_precision,
+        ]
         runs: list[dict[str, Any]] = []
         for rep in range(args.repeats):
             for cfg in CONFIGS:
                 res_path = workdir / f"result_{cfg}_{rep}.json"
-                cmd = [sys.executable, str(Path(__file__).resolve()), *passthrough, "--_one", cfg, "--_workdir", str(workdir), "--_result", str(res_path)]
+                cmd = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    *passthrough,
+                    "--_one",
+                    cfg,
+                    "--_workdir",
+                    str(workdir),
+                    "--_result",
+                    str(res_path),
+                ]
                 t1 = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
                 if proc.returncode != 0:
@@ -397,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         import transformers
         import trl
 
-        out["settings"]["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}
+        out["settings"]["versions"] = {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "trl": trl.__version__,
+        }
     except ImportError:
         pass
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .sweep import Runner, SweepSpec, read_json_or_none, point_metrics, run_sweep
+from .sweep import Runner, SweepSpec, point_metrics, read_json_or_none, run_sweep
+
 
 __all__ = ["RUNS", "DEFAULT_BENCHMARKS", "ablation_specs", "ablation_rows", "ablation_table", "main"]
 
@@ -143,10 +144,18 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
     """
     p = argparse.ArgumentParser(prog="scripts/experiments/masking_ablation.py", description=__doc__.split("\n", 1)[0])
     p.add_argument("--recipe", default="recipes/smollm2-135m.yaml")
-    p.add_argument("--sweep_dir", default=None, help="folder of the runs (default outputs/sweep-<recipe name>, shared with scripts/sweep.py)")
+    p.add_argument(
+        "--sweep_dir",
+        default=None,
+        help="folder of the runs (default outputs/sweep-<recipe name>, shared with scripts/sweep.py)",
+    )
     p.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS)
     p.add_argument("--limit", type=int, default=20, help="rows per benchmark (first N)")
-    p.add_argument("--eval_args", default="--max_new_tokens 128", help="further arguments for scripts/evaluate.py, one quoted string")
+    p.add_argument(
+        "--eval_args",
+        default="--max_new_tokens 128",
+        help="further arguments for scripts/evaluate.py, one quoted string",
+    )
     p.add_argument("--collect_only", action="store_true", help="train nothing; tabulate what has finished")
     args, overrides = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     sweep_dir = Path(args.sweep_dir or Path("outputs") / f"sweep-{Path(args.recipe).stem}")
@@ -157,7 +166,9 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
             print(f"[ablation] {name}: {spec.points()[0].values}")
             failed += len(run_sweep(spec, runner=runner).failed)
     rows = ablation_rows(specs)
-    command = shlex.join(["python", "scripts/experiments/masking_ablation.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(
+        ["python", "scripts/experiments/masking_ablation.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     md = f"Command: `{command}`\n\n" + ablation_table(rows)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "masking_ablation.md").write_text(md)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
 __all__ = ["DataSource", "HammerArguments", "RecipeError", "make_parser", "parse_recipe"]
 
 FORMATS = ("xlam", "hammer_eval", "sharegpt", "openai", "bfcl")
@@ -88,24 +89,59 @@ class HammerArguments:
     """Our recipe fields: data, masking, irrelevance, prompt, output. (Training fields are TRL's
     ``SFTConfig``; model / LoRA / QLoRA fields are TRL's ``ModelConfig``.)"""
 
-    sources: list[dict] = field(default_factory=list, metadata={"help": "Training data sources (list of DataSource mappings)."})
-    eval_sources: list[dict] = field(default_factory=list, metadata={"help": "Evaluation-loss data sources (same layout)."})
-    strict: bool = field(default=False, metadata={"help": "Raise on the first invalid row instead of dropping and counting it."})
-    prompt_style: str = field(default="hammer", metadata={"help": "'hammer' (four fenced blocks) or 'native' (tokenizer's tool template)."})
-    system_prompt: str = field(default="You are a helpful assistant.", metadata={"help": "System turn (Hammer fixes this one)."})
-    irrelevance_ratio: float = field(default=0.1, metadata={"help": "Target share of rows whose answer is [] (Hammer: ~0.1)."})
+    sources: list[dict] = field(
+        default_factory=list, metadata={"help": "Training data sources (list of DataSource mappings)."}
+    )
+    eval_sources: list[dict] = field(
+        default_factory=list, metadata={"help": "Evaluation-loss data sources (same layout)."}
+    )
+    strict: bool = field(
+        default=False, metadata={"help": "Raise on the first invalid row instead of dropping and counting it."}
+    )
+    prompt_style: str = field(
+        default="hammer", metadata={"help": "'hammer' (four fenced blocks) or 'native' (tokenizer's tool template)."}
+    )
+    system_prompt: str = field(
+        default="You are a helpful assistant.", metadata={"help": "System turn (Hammer fixes this one)."}
+    )
+    irrelevance_ratio: float = field(
+        default=0.1, metadata={"help": "Target share of rows whose answer is [] (Hammer: ~0.1)."}
+    )
     masking_row_prob: float = field(default=2 / 3, metadata={"help": "Share of rows masked (Hammer: 2/3)."})
-    masking_function_prob: float = field(default=1.0, metadata={"help": "In a masked row, probability of masking function names."})
-    masking_parameter_prob: float = field(default=1.0, metadata={"help": "In a masked row, probability of masking parameter names."})
-    masking_default_prob: float = field(default=1.0, metadata={"help": "In a masked row, probability of replacing used default values."})
-    masking_function_name_length: list[int] = field(default_factory=lambda: [5, 15], metadata={"help": "Min and max length of masked function names."})
-    masking_parameter_name_length: list[int] = field(default_factory=lambda: [4, 10], metadata={"help": "Min and max length of masked parameter names."})
-    masking_alphabet: str = field(default=string.ascii_letters + string.digits + "_.", metadata={"help": "Characters of masked names."})
+    masking_function_prob: float = field(
+        default=1.0, metadata={"help": "In a masked row, probability of masking function names."}
+    )
+    masking_parameter_prob: float = field(
+        default=1.0, metadata={"help": "In a masked row, probability of masking parameter names."}
+    )
+    masking_default_prob: float = field(
+        default=1.0, metadata={"help": "In a masked row, probability of replacing used default values."}
+    )
+    masking_function_name_length: list[int] = field(
+        default_factory=lambda: [5, 15], metadata={"help": "Min and max length of masked function names."}
+    )
+    masking_parameter_name_length: list[int] = field(
+        default_factory=lambda: [4, 10], metadata={"help": "Min and max length of masked parameter names."}
+    )
+    masking_alphabet: str = field(
+        default=string.ascii_letters + string.digits + "_.", metadata={"help": "Characters of masked names."}
+    )
     masking_shuffle_tools: bool = field(default=True, metadata={"help": "Shuffle the tool list of masked rows."})
-    masking_duplicate_padding: bool = field(default=False, metadata={"help": "Hammer's duplicate padding of tool lists."})
-    masking_mode: str = field(default="dynamic", metadata={"help": "'dynamic': fresh names every epoch (on the fly); 'static': masked once into copies (Hammer)."})
-    masking_copies: int = field(default=1, metadata={"help": "Static mode: number of masked copies of the data (Hammer: 3)."})
-    merge: bool = field(default=False, metadata={"help": "Also save the base model merged with the adapter under output_dir/merged."})
+    masking_duplicate_padding: bool = field(
+        default=False, metadata={"help": "Hammer's duplicate padding of tool lists."}
+    )
+    masking_mode: str = field(
+        default="dynamic",
+        metadata={
+            "help": "'dynamic': fresh names every epoch (on the fly); 'static': masked once into copies (Hammer)."
+        },
+    )
+    masking_copies: int = field(
+        default=1, metadata={"help": "Static mode: number of masked copies of the data (Hammer: 3)."}
+    )
+    merge: bool = field(
+        default=False, metadata={"help": "Also save the base model merged with the adapter under output_dir/merged."}
+    )
 
     def __post_init__(self) -> None:
         self.sources = _sources(self.sources, "sources")
@@ -186,7 +222,9 @@ def parse_recipe(argv: list[str] | None = None):
     except ValueError as exc:
         msg = str(exc)
         if msg.startswith("Unknown arguments from config file"):
-            keys = [s[2:] for s in msg.split("[", 1)[1].split("]")[0].replace("'", "").split(", ") if s.startswith("--")]
+            keys = [
+                s[2:] for s in msg.split("[", 1)[1].split("]")[0].replace("'", "").split(", ") if s.startswith("--")
+            ]
             raise RecipeError(f"unknown recipe key(s): {keys}") from None
         raise RecipeError(msg) from None
     if not model_config.model_name_or_path:

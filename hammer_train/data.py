@@ -33,8 +33,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from transformers import TrainerCallback
+
 from .config import DataSource, HammerArguments
 from .schema import Example
+
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +106,9 @@ def _weighted(examples: list[Example], weight: float, rng: random.Random) -> lis
     return out
 
 
-def load_examples(args: HammerArguments, seed: int, sources: list[DataSource] | None = None, mix: bool = True) -> tuple[list[Example], DataReport]:
+def load_examples(
+    args: HammerArguments, seed: int, sources: list[DataSource] | None = None, mix: bool = True
+) -> tuple[list[Example], DataReport]:
     """Read every source, apply weights, and mix in irrelevance rows.
 
     Args:
@@ -203,8 +208,12 @@ def tokenize_conversation(conversation: dict[str, Any], tokenizer: Any) -> dict[
     """
     tools = conversation.get("tools")
     kw = {"tools": tools} if tools else {}
-    prompt_text = tokenizer.apply_chat_template(conversation["prompt"], tokenize=False, add_generation_prompt=True, **kw)
-    full_text = tokenizer.apply_chat_template(conversation["prompt"] + conversation["completion"], tokenize=False, **kw)
+    prompt_text = tokenizer.apply_chat_template(
+        conversation["prompt"], tokenize=False, add_generation_prompt=True, **kw
+    )
+    full_text = tokenizer.apply_chat_template(
+        conversation["prompt"] + conversation["completion"], tokenize=False, **kw
+    )
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
     n = 0
@@ -226,7 +235,15 @@ class MaskingTransform:
     epoch 0, and masked names change lengths by a few tokens).
     """
 
-    def __init__(self, args: HammerArguments, tokenizer: Any, seed: int, max_length: int | None, epoch_tensor=None, fixed_epoch: int | None = None):
+    def __init__(
+        self,
+        args: HammerArguments,
+        tokenizer: Any,
+        seed: int,
+        max_length: int | None,
+        epoch_tensor=None,
+        fixed_epoch: int | None = None,
+    ):
         self.args = args
         self.masking_config = args.masking_config()
         self.tokenizer = tokenizer
@@ -247,7 +264,9 @@ class MaskingTransform:
         epoch = self.epoch if self.masking_config.dynamic else 0
         out: dict[str, list] = {"input_ids": [], "labels": [], "length": []}
         for raw, row in zip(batch["example"], batch["row"]):
-            conv, _ = render_row(Example.from_storage(json.loads(raw)), row, self.args, self.masking_config, self.seed, epoch)
+            conv, _ = render_row(
+                Example.from_storage(json.loads(raw)), row, self.args, self.masking_config, self.seed, epoch
+            )
             tok = tokenize_conversation(conv, self.tokenizer)
             if self.max_length is not None and len(tok["input_ids"]) > self.max_length:
                 tok = {k: v[: self.max_length] for k, v in tok.items()}
@@ -257,30 +276,19 @@ class MaskingTransform:
         return out
 
 
-def _epoch_callback_class():
-    from transformers import TrainerCallback
+class EpochCallback(TrainerCallback):
+    """Writes ``floor(state.epoch)`` into the shared epoch tensor at each epoch start, so the
+    dynamic-masking transform draws fresh names per epoch (also in persistent dataloader
+    workers and after resuming from a checkpoint)."""
 
-    class EpochCallback(TrainerCallback):
-        """Writes ``floor(state.epoch)`` into the shared epoch tensor at each epoch start, so the
-        dynamic-masking transform draws fresh names per epoch (also in persistent dataloader
-        workers and after resuming from a checkpoint)."""
+    def __init__(self, epoch_tensor):
+        self.epoch_tensor = epoch_tensor
 
-        def __init__(self, epoch_tensor):
-            self.epoch_tensor = epoch_tensor
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.epoch_tensor.fill_(int(math.floor(state.epoch or 0)))
 
-        def on_epoch_begin(self, args, state, control, **kwargs):
-            self.epoch_tensor.fill_(int(math.floor(state.epoch or 0)))
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.epoch_tensor.fill_(int(math.floor(state.epoch or 0)))
-
-    return EpochCallback
-
-
-def __getattr__(name: str):
-    if name == "EpochCallback":
-        return _epoch_callback_class()
-    raise AttributeError(name)
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.epoch_tensor.fill_(int(math.floor(state.epoch or 0)))
 
 
 def padding_share(lengths: list[int], batch_size: int, strategy: str = "random", seed: int = 0) -> float:
@@ -320,7 +328,15 @@ def _percentiles(lengths: list[int]) -> dict[str, Any]:
     def q(p: float) -> int:
         return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
 
-    return {"min": s[0], "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": s[-1], "mean": round(sum(s) / len(s), 1), "total": sum(s)}
+    return {
+        "min": s[0],
+        "p50": q(0.5),
+        "p90": q(0.9),
+        "p99": q(0.99),
+        "max": s[-1],
+        "mean": round(sum(s) / len(s), 1),
+        "total": sum(s),
+    }
 
 
 def build_dataset(
@@ -396,7 +412,11 @@ def build_dataset(
                 rows.append({"example": json.dumps(ex.to_dict(), ensure_ascii=False), "row": i, "length": n})
             else:
                 rows.append({"input_ids": tok["input_ids"], "labels": tok["labels"], "length": n})
-    report.masking = {"rows_rendered": len(examples) * copies, "rows_masked": masked_rows, "by_kind": dict(sorted(kinds.items()))}
+    report.masking = {
+        "rows_rendered": len(examples) * copies,
+        "rows_masked": masked_rows,
+        "by_kind": dict(sorted(kinds.items())),
+    }
     if tokenizer is not None:
         report.tokens = {
             "lengths": _percentiles(lengths),
@@ -419,6 +439,8 @@ def build_dataset(
             import torch
 
             epoch_tensor = torch.zeros((), dtype=torch.int64).share_memory_()
-        dataset = dataset.with_transform(MaskingTransform(args, tokenizer, seed, max_length, epoch_tensor, fixed_epoch))
+        dataset = dataset.with_transform(
+            MaskingTransform(args, tokenizer, seed, max_length, epoch_tensor, fixed_epoch)
+        )
     report.final_rows = len(dataset)
     return dataset, report

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from .schema import Example
 
+
 __all__ = ["IrrelevanceReport", "make_irrelevance_example", "mix_irrelevance", "target_irrelevance_count"]
 
 _DONOR_TRIES = 30
@@ -67,7 +68,9 @@ def make_irrelevance_example(example: Example, donors: Sequence[Example] | None,
             remaining.append(tool)
         if not remaining:
             return None
-    return Example(query=example.query, tools=remaining, answers=[], source=example.source, row=example.row, kind="irrelevance")
+    return Example(
+        query=example.query, tools=remaining, answers=[], source=example.source, row=example.row, kind="irrelevance"
+    )
 
 
 @dataclass
@@ -162,7 +165,9 @@ def mix_irrelevance(
     for name, rows in (("existing_no_call", existing_no_call or []), ("external", external or [])):
         for r in rows:
             if r.answers:
-                raise ValueError(f"{name} rows must have answers [], got a row with calls (source {r.source!r}, row {r.row})")
+                raise ValueError(
+                    f"{name} rows must have answers [], got a row with calls (source {r.source!r}, row {r.row})"
+                )
     n_call = len(calls)
     n_target = target_irrelevance_count(n_call, ratio)
     counts = {"external": 0, "built": 0, "existing": 0}

@@ -82,6 +82,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .schema import MISSING, Example, Parameter, Tool, ToolCall
 
+
 __all__ = [
     "DEFAULT_ALPHABET",
     "MASK_KINDS",
@@ -161,7 +162,9 @@ class MaskingConfig:
                 raise ValueError(f"MaskingConfig.{name} must satisfy 1 <= lo <= hi (integers), got {v!r}")
             setattr(self, name, (lo, hi))
         if not isinstance(self.alphabet, str) or len(set(self.alphabet)) < 2:
-            raise ValueError(f"MaskingConfig.alphabet must hold at least two distinct characters, got {self.alphabet!r}")
+            raise ValueError(
+                f"MaskingConfig.alphabet must hold at least two distinct characters, got {self.alphabet!r}"
+            )
         # precomputed draw tables (not fields)
         self._alphabet = list(dict.fromkeys(self.alphabet))
         value_chars = [c for c in self._alphabet if c.isascii() and c.isalnum()]
@@ -243,7 +246,9 @@ class InverseMap:
         return {
             "functions": dict(self.functions),
             "parameters": {f: dict(m) for f, m in self.parameters.items()},
-            "values": {f: {p: [list(pair) for pair in pairs] for p, pairs in m.items()} for f, m in self.values.items()},
+            "values": {
+                f: {p: [list(pair) for pair in pairs] for p, pairs in m.items()} for f, m in self.values.items()
+            },
         }
 
     @classmethod
@@ -252,7 +257,10 @@ class InverseMap:
         return cls(
             functions=dict(d.get("functions") or {}),
             parameters={f: dict(m) for f, m in (d.get("parameters") or {}).items()},
-            values={f: {p: [list(pair) for pair in pairs] for p, pairs in m.items()} for f, m in (d.get("values") or {}).items()},
+            values={
+                f: {p: [list(pair) for pair in pairs] for p, pairs in m.items()}
+                for f, m in (d.get("values") or {}).items()
+            },
         )
 
     def unmask_name(self, name: str) -> str:
@@ -524,7 +532,9 @@ def _case_variants(old: str, new: str) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------------- masking
 
 
-def _draw_names(rng: random.Random, count: int, length: tuple[int, int], config: MaskingConfig, used: set[str]) -> list[str]:
+def _draw_names(
+    rng: random.Random, count: int, length: tuple[int, int], config: MaskingConfig, used: set[str]
+) -> list[str]:
     """``count`` names, each not in ``used`` (all added to it): lengths first, then all characters
     in one draw; a name that collides is redrawn alone (:func:`_draw_name`)."""
     lo, hi = length
@@ -598,7 +608,7 @@ def _fresh_value(
             k += 1
         return new
     dec = _float_decimals(base)
-    unit = 10.0 ** -dec
+    unit = 10.0**-dec
     new = base
     for _ in range(20):
         new = round(base + rng.random(), dec)
@@ -732,7 +742,9 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
                         pm[p.name] = ""
                         keys.append((t.name, p.name))
         if keys:
-            for (fname, pname), m in zip(keys, _draw_names(rng, len(keys), config.parameter_name_length, config, used)):
+            for (fname, pname), m in zip(
+                keys, _draw_names(rng, len(keys), config.parameter_name_length, config, used)
+            ):
                 param_maps[fname][pname] = m
             inverse.parameters = {f: {m: r for r, m in pm.items()} for f, pm in param_maps.items()}
             kinds.add("parameter")
@@ -776,9 +788,7 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
                 if type(d) is str and any(type(v) is not str for v in places):
                     base = _decode_scalar(d)
                 tb = type(base)
-                int_mode = tb is int or (
-                    tb is float and base.is_integer() and any(type(v) is int for v in places)
-                )
+                int_mode = tb is int or (tb is float and base.is_integer() and any(type(v) is int for v in places))
                 if qtext is None:
                     qtext = _query_text(query)
                 key = (tb.__name__, base, int_mode)
@@ -847,16 +857,21 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
                 if isinstance(enum, list):
                     extra = dict(extra)
                     extra["enum"] = [
-                        _render_like(plan.new_value, e, plan.int_mode) if _same_value(plan.old_value, e) else e for e in enum
+                        _render_like(plan.new_value, e, plan.int_mode) if _same_value(plan.old_value, e) else e
+                        for e in enum
                     ]
             else:
                 desc = p.description
                 default = p.default
-            params.append(
-                Parameter(pm[p.name] if pm else p.name, p.type, desc, default, p.required, extra)
-            )
+            params.append(Parameter(pm[p.name] if pm else p.name, p.type, desc, default, p.required, extra))
         new_tools.append(
-            Tool(name=fn_map.get(t.name, t.name), description=t.description, parameters=params, layout=t.layout, extra=t.extra)
+            Tool(
+                name=fn_map.get(t.name, t.name),
+                description=t.description,
+                parameters=params,
+                layout=t.layout,
+                extra=t.extra,
+            )
         )
     if config.shuffle_tools and len(new_tools) > 1:
         rng.shuffle(new_tools)
@@ -886,7 +901,14 @@ def mask_example(example: Example, config: MaskingConfig, rng: random.Random) ->
     else:
         new_query = query
 
-    masked = Example(query=new_query, tools=new_tools, answers=new_answers, source=example.source, row=example.row, kind=example.kind)
+    masked = Example(
+        query=new_query,
+        tools=new_tools,
+        answers=new_answers,
+        source=example.source,
+        row=example.row,
+        kind=example.kind,
+    )
     return MaskedExample(example=masked, inverse=inverse, masked_kinds=kinds)
 
 

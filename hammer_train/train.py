@@ -17,11 +17,11 @@ import dataclasses
 import enum
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from .config import HammerArguments, RecipeError
+
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,9 @@ def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config:
     return out
 
 
-def write_model_card(output_dir: str | Path, recipe: dict[str, Any], report: dict[str, Any], metrics: dict[str, Any] | None = None) -> Path:
+def write_model_card(
+    output_dir: str | Path, recipe: dict[str, Any], report: dict[str, Any], metrics: dict[str, Any] | None = None
+) -> Path:
     """Write ``README.md`` (Hub model card with YAML front matter) into ``output_dir``.
 
     Args:
@@ -80,13 +82,23 @@ def write_model_card(output_dir: str | Path, recipe: dict[str, Any], report: dic
     irr = report.get("irrelevance", {})
     settings = report.get("settings", {})
     masking = report.get("masking", {})
-    lines = ["---", "library_name: peft", "tags:", "- function-calling", "- tool-use", "- hammer-train", "- lora", "- trl", "- sft"]
+    lines = [
+        "---",
+        "library_name: peft",
+        "tags:",
+        "- function-calling",
+        "- tool-use",
+        "- hammer-train",
+        "- lora",
+        "- trl",
+        "- sft",
+    ]
     if hub_base:
         lines.append(f"base_model: {hub_base}")
     lines += ["---", "", f"# {output_dir.name}", ""]
     lines.append(
-        f"A LoRA adapter for function calling, trained with hammer-train the way the Hammer models "
-        f"were trained (function masking and irrelevance augmentation; arXiv 2410.04587), on TRL's `SFTTrainer`."
+        "A LoRA adapter for function calling, trained with hammer-train the way the Hammer models "
+        "were trained (function masking and irrelevance augmentation; arXiv 2410.04587), on TRL's `SFTTrainer`."
     )
     lines += ["", "## Base model", "", f"`{base}`", "", "## Data mix", "", mix or "-", ""]
     lines += [
@@ -104,7 +116,20 @@ def write_model_card(output_dir: str | Path, recipe: dict[str, Any], report: dic
         "| setting | value |",
         "|---|---|",
     ]
-    for key in ("learning_rate", "lr_scheduler_type", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "lora_r", "lora_alpha", "lora_target_modules", "load_in_4bit", "seed"):
+    for key in (
+        "learning_rate",
+        "lr_scheduler_type",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "max_length",
+        "lora_r",
+        "lora_alpha",
+        "lora_target_modules",
+        "load_in_4bit",
+        "seed",
+    ):
         if key in recipe:
             lines.append(f"| {key} | {recipe[key]} |")
     lines += ["", "## Evaluation", ""]
@@ -114,7 +139,9 @@ def write_model_card(output_dir: str | Path, recipe: dict[str, Any], report: dic
             if isinstance(vals, dict):
                 for k, v in vals.items():
                     if isinstance(v, (int, float, str)):  # numbers, and the subset scored ("first 100 of 294 rows")
-                        lines.append(f"| {bench} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {bench} | {k} | {v} |")
+                        lines.append(
+                            f"| {bench} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {bench} | {k} | {v} |"
+                        )
     else:
         lines.append("Not evaluated yet: run `python scripts/evaluate.py BASE --adapter THIS_FOLDER`.")
     lines += [
@@ -173,7 +200,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
 
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(model_path, revision=model_config.model_revision, trust_remote_code=bool(sft_config.trust_remote_code))
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_path, revision=model_config.model_revision, trust_remote_code=bool(sft_config.trust_remote_code)
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if hammer_args.prompt_style == "native" and not template_renders_tools(tokenizer):
@@ -190,12 +219,16 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         tokenizer=tokenizer,
         max_length=sft_config.max_length,
         batch_size=sft_config.per_device_train_batch_size,
-        sampling_strategy=str(getattr(sft_config.train_sampling_strategy, "value", sft_config.train_sampling_strategy)),
+        sampling_strategy=str(
+            getattr(sft_config.train_sampling_strategy, "value", sft_config.train_sampling_strategy)
+        ),
     )
     train_ds, report = build_dataset(hammer_args, sft_config.seed, epoch_tensor=epoch_tensor, **common)
     eval_ds = None
     if hammer_args.eval_sources:
-        eval_ds, eval_report = build_dataset(hammer_args, sft_config.seed, sources=hammer_args.eval_sources, mix=False, fixed_epoch=0, **common)
+        eval_ds, eval_report = build_dataset(
+            hammer_args, sft_config.seed, sources=hammer_args.eval_sources, mix=False, fixed_epoch=0, **common
+        )
     logger.info("data report: %s", report.to_json())
 
     if dynamic:
@@ -238,7 +271,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
             merged.save_pretrained(str(out / "merged"))
             tokenizer.save_pretrained(str(out / "merged"))
         if push_to_hub:
-            push_adapter(out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False)))
+            push_adapter(
+                out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False))
+            )
     # Every rank waits here for rank 0's writes and push, so no rank tears the process group down
     # while another still runs (destroying it out of step can hang the launcher: pytorch#75097).
     trainer.accelerator.wait_for_everyone()
@@ -288,12 +323,16 @@ def update_model_card(folder: str | Path, results: dict[str, Any]) -> Path:
     recipe_path, report_path = folder / "recipe.yaml", folder / "data_report.json"
     for path in (recipe_path, report_path):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: the model card is updated only in a folder written by scripts/train.py")
+            raise FileNotFoundError(
+                f"{path} is missing: the model card is updated only in a folder written by scripts/train.py"
+            )
     metrics_path = folder / "eval_results.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     metrics.update(card_metrics(results))
     metrics_path.write_text(json.dumps(metrics, indent=1))
-    return write_model_card(folder, yaml.safe_load(recipe_path.read_text()), json.loads(report_path.read_text()), metrics)
+    return write_model_card(
+        folder, yaml.safe_load(recipe_path.read_text()), json.loads(report_path.read_text()), metrics
+    )
 
 
 def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str:

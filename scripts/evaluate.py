@@ -30,11 +30,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max_new_tokens", type=int, default=256)
     p.add_argument("--output", help="results JSON (markdown written next to it); with --merge: the table file")
     p.add_argument("--predictions", help="JSON-lines file of every prompt, output and parsed call")
-    p.add_argument("--data_dir", help="folder of Hammer's evaluation sets (default $HAMMER_EVAL_DATA or ../shared/data/hammer_eval)")
-    p.add_argument("--backend", default="auto", choices=["auto", "transformers", "vllm"],
-                   help="auto: vLLM when installed and a GPU is present, else transformers")
+    p.add_argument(
+        "--data_dir",
+        help="folder of Hammer's evaluation sets (default $HAMMER_EVAL_DATA or ../shared/data/hammer_eval)",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "transformers", "vllm"],
+        help="auto: vLLM when installed and a GPU is present, else transformers",
+    )
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
-    p.add_argument("--update_card", action="store_true", help="with --adapter (a scripts/train.py output folder): add the scores to its eval_results.json and model card")
+    p.add_argument(
+        "--update_card",
+        action="store_true",
+        help="with --adapter (a scripts/train.py output folder): add the scores to its eval_results.json and model card",
+    )
     p.add_argument("--merge", nargs="+", metavar="RESULTS_JSON", help="merge results files into one comparison table")
     p.add_argument("--labels", help="with --merge: comma-separated run labels (default: file stems)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
@@ -45,7 +56,12 @@ def _generate_fn(args):
     """(generate_fn, render_fn, backend) for the model."""
     import torch
 
-    from hammer_train.evaluation.generate import chat_renderer, transformers_generate_fn, vllm_available, vllm_generate_fn
+    from hammer_train.evaluation.generate import (
+        chat_renderer,
+        transformers_generate_fn,
+        vllm_available,
+        vllm_generate_fn,
+    )
     from hammer_train.modeling import load_model_and_tokenizer, resolve_model
 
     backend = args.backend
@@ -73,10 +89,18 @@ def _environment() -> dict:
     import torch
     import transformers
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
+    device = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu ({platform.processor() or platform.machine()})"
+    )
     return {
-        "device": device, "torch_threads": torch.get_num_threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "torch": torch.__version__, "transformers": transformers.__version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 
@@ -118,15 +142,26 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     generate_fn, render_fn, backend = _generate_fn(args)
     meta = {
-        "model": args.model, "adapter": args.adapter, "prompt_style": args.prompt_style, "backend": backend,
-        "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "decoding": "greedy", "limit": args.limit,
-        "load_seconds": round(time.perf_counter() - t0, 3), **_environment(),
+        "model": args.model,
+        "adapter": args.adapter,
+        "prompt_style": args.prompt_style,
+        "backend": backend,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "decoding": "greedy",
+        "limit": args.limit,
+        "load_seconds": round(time.perf_counter() - t0, 3),
+        **_environment(),
     }
-    results = run_evaluation(benches, generate_fn, render_fn, limit=args.limit, meta=meta, predictions_path=args.predictions)
+    results = run_evaluation(
+        benches, generate_fn, render_fn, limit=args.limit, meta=meta, predictions_path=args.predictions
+    )
     output = args.output or "results.json"
     json_path, md_path = write_results(results, output)
     print(results_table(results))
-    print(f"results: {json_path}, table: {md_path}" + (f", predictions: {args.predictions}" if args.predictions else ""))
+    print(
+        f"results: {json_path}, table: {md_path}" + (f", predictions: {args.predictions}" if args.predictions else "")
+    )
     if args.update_card:  # --adapter is required with it (checked above)
         from hammer_train.train import update_model_card
 

@@ -39,7 +39,9 @@ def main(argv=None) -> int:
         tokenizer=tokenizer,
         max_length=sft_config.max_length if tokenizer else None,
         batch_size=sft_config.per_device_train_batch_size,
-        sampling_strategy=str(getattr(sft_config.train_sampling_strategy, "value", sft_config.train_sampling_strategy)),
+        sampling_strategy=str(
+            getattr(sft_config.train_sampling_strategy, "value", sft_config.train_sampling_strategy)
+        ),
     )
     if own.save_rows:
         rows = dataset if tokenizer is None else build_dataset(hammer_args, sft_config.seed)[0]

@@ -14,5 +14,6 @@ import sys
 
 from hammer_train.sweep import main
 
+
 if __name__ == "__main__":
     sys.exit(main())

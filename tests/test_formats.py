@@ -8,8 +8,8 @@ import random
 from collections import Counter
 
 import pytest
-
 from conftest import SHARED_DATA, requires_bfcl, requires_shared
+
 from hammer_train.formats import READERS, ReadResult, load_records, read_source
 from hammer_train.formats.bfcl import bfcl_data_dir, read_bfcl
 from hammer_train.formats.hammer_eval import read_hammer_eval
@@ -20,13 +20,23 @@ from hammer_train.masking import MaskingConfig, mask_example
 from hammer_train.prompts import hammer_user_content, render_query
 from hammer_train.schema import DataError, Example, Tool, ToolCall
 
+
 GLAIVE = SHARED_DATA / "glaive_toolcall_en_demo.json"
 SEALTOOL = SHARED_DATA / "hammer_eval" / "sealtool.json"
 APIBANK = SHARED_DATA / "hammer_eval" / "apibank_l1.json"
 
 BFCL_CATEGORIES = [
-    "simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple",
-    "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
 ]
 
 
@@ -87,8 +97,11 @@ def test_sealtool_row_round_trips():
     ex = r.examples[0]
     assert ex.query == "Retrieve information about postmodern theory."
     assert [t.name for t in ex.tools] == [
-        "getPostmodernTheory", "getFeministTheory", "getStructuralFunctionalismTheory",
-        "getPoliticalPsychologyTheory", "getConflictTheory",
+        "getPostmodernTheory",
+        "getFeministTheory",
+        "getStructuralFunctionalismTheory",
+        "getPoliticalPsychologyTheory",
+        "getConflictTheory",
     ]
     assert ex.answers == [ToolCall("getPostmodernTheory", {})]
     assert (ex.source, ex.row, ex.kind) == ("sealtool", 0, "call")
@@ -138,37 +151,72 @@ def test_apibank_keeps_roles():
 
 
 def test_xlam_parameter_named_properties_is_not_json_schema():
-    xlam = Tool.from_dict({"name": "set_props", "parameters": {
-        "properties": {"type": "dict", "description": "Properties to set."}, "id": {"type": "int", "description": "Id."}}})
+    xlam = Tool.from_dict(
+        {
+            "name": "set_props",
+            "parameters": {
+                "properties": {"type": "dict", "description": "Properties to set."},
+                "id": {"type": "int", "description": "Id."},
+            },
+        }
+    )
     assert xlam.layout == "xlam" and [p.name for p in xlam.parameters] == ["properties", "id"]
     # JSON schema without "type", even with properties named "type" and "description"
-    schema = Tool.from_dict({"name": "f", "parameters": {"properties": {
-        "type": {"type": "string"}, "description": {"type": "string"}}, "required": ["type"]}})
-    assert schema.layout == "openai" and {p.name: p.required for p in schema.parameters} == {"type": True, "description": False}
+    schema = Tool.from_dict(
+        {
+            "name": "f",
+            "parameters": {
+                "properties": {"type": {"type": "string"}, "description": {"type": "string"}},
+                "required": ["type"],
+            },
+        }
+    )
+    assert schema.layout == "openai" and {p.name: p.required for p in schema.parameters} == {
+        "type": True,
+        "description": False,
+    }
 
 
 def test_render_query_keeps_text_of_a_call_turn():
-    query = [{"role": "user", "content": "Weather in Paris?"},
-             {"role": "assistant", "content": "Let me check.", "tool_calls": [GOOD_CALL]},
-             {"role": "tool", "content": "sunny"}, {"role": "user", "content": "And London?"}]
+    query = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [GOOD_CALL]},
+        {"role": "tool", "content": "sunny"},
+        {"role": "user", "content": "And London?"},
+    ]
     assert render_query(query).splitlines() == [
-        "User: Weather in Paris?", "AI: Let me check.", 'API-Request: [get_weather(city="Paris")]->sunny', "User: And London?"]
+        "User: Weather in Paris?",
+        "AI: Let me check.",
+        'API-Request: [get_weather(city="Paris")]->sunny',
+        "User: And London?",
+    ]
 
 
 def test_render_query_parallel_calls_keep_every_tool_result():
     other = {"name": "get_weather", "arguments": {"city": "London"}}
-    query = [{"role": "user", "content": "Weather in Paris and London?"},
-             {"role": "assistant", "content": "", "tool_calls": [GOOD_CALL, other]},
-             {"role": "tool", "content": "sunny"}, {"role": "tool", "content": "rain"}]
+    query = [
+        {"role": "user", "content": "Weather in Paris and London?"},
+        {"role": "assistant", "content": "", "tool_calls": [GOOD_CALL, other]},
+        {"role": "tool", "content": "sunny"},
+        {"role": "tool", "content": "rain"},
+    ]
     assert render_query(query).splitlines() == [
         "User: Weather in Paris and London?",
-        'API-Request: [get_weather(city="Paris"), get_weather(city="London")]->sunny', "API-Response: rain"]
+        'API-Request: [get_weather(city="Paris"), get_weather(city="London")]->sunny',
+        "API-Response: rain",
+    ]
 
 
 def test_hammer_eval_history_text_that_is_not_a_call_is_counted():
-    row = {"query": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "```not json```"},
-                     {"role": "user", "content": "weather in Paris?"}],
-           "tools": [TOOL], "answers": [GOOD_CALL]}
+    row = {
+        "query": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "```not json```"},
+            {"role": "user", "content": "weather in Paris?"},
+        ],
+        "tools": [TOOL],
+        "answers": [GOOD_CALL],
+    }
     r = read_hammer_eval([row])
     assert len(r) == 1 and r.warnings == Counter(history_call_not_parsed=1)
     assert "row 0, field 'query[1].content'" in r.warning_messages[0]
@@ -197,7 +245,7 @@ def test_bfcl_every_row_accounted():
 def test_bfcl_live_simple_targets():
     r = read_bfcl("live_simple")
     gold = _jsonl(bfcl_data_dir() / "possible_answer" / "BFCL_v4_live_simple.json")
-    (name, args), = gold[0]["ground_truth"][0].items()
+    ((name, args),) = gold[0]["ground_truth"][0].items()
     ex = r.examples[0]
     assert r.ids[0] == gold[0]["id"] == "live_simple_0-0-0"
     assert ex.source == "bfcl:live_simple" and ex.row == 0 and ex.kind == "call"
@@ -242,7 +290,14 @@ def test_bfcl_required_object_parameter_flagged_over_its_nested_list():
 
 def test_xlam_tools_render_without_required_flags():
     # Hammer's own xLAM rows carry no flags and must render as they came.
-    spec = {"name": "f", "description": "d", "parameters": {"a": {"description": "A", "type": "int", "default": 1}, "b": {"description": "B", "type": "str"}}}
+    spec = {
+        "name": "f",
+        "description": "d",
+        "parameters": {
+            "a": {"description": "A", "type": "int", "default": 1},
+            "b": {"description": "B", "type": "str"},
+        },
+    }
     assert Tool.from_dict(spec).to_xlam() == spec
 
 
@@ -267,17 +322,35 @@ def test_bfcl_irrelevance_and_relevance_kinds():
 
 def test_bfcl_inline_types_and_alternatives(tmp_path):
     """BFCL layout without the package: "dict" / "float" / "tuple" / "any" types, "" alternatives."""
-    fn = {"name": "f", "description": "d", "parameters": {"type": "dict", "required": ["a", "b"], "properties": {
-        "a": {"type": "float"}, "b": {"type": "tuple", "items": {"type": "integer"}},
-        "c": {"type": "any"}, "d": {"type": "dict", "properties": {"x": {"type": "string"}}},
-        "e": {"type": "integer"}}}}
+    fn = {
+        "name": "f",
+        "description": "d",
+        "parameters": {
+            "type": "dict",
+            "required": ["a", "b"],
+            "properties": {
+                "a": {"type": "float"},
+                "b": {"type": "tuple", "items": {"type": "integer"}},
+                "c": {"type": "any"},
+                "d": {"type": "dict", "properties": {"x": {"type": "string"}}},
+                "e": {"type": "integer"},
+            },
+        },
+    }
     rows = [
         {"id": "t_0", "question": [[{"role": "user", "content": "q0"}]], "function": [fn]},
-        {"id": "t_1", "question": [[{"role": "system", "content": "s"}, {"role": "user", "content": "q1"}]], "function": [fn]},
+        {
+            "id": "t_1",
+            "question": [[{"role": "system", "content": "s"}, {"role": "user", "content": "q1"}]],
+            "function": [fn],
+        },
         {"id": "t_2", "question": [[{"role": "user", "content": "q2"}]], "function": [fn]},
     ]
     gold = [
-        {"id": "t_0", "ground_truth": [{"f": {"a": [3], "b": [[1, 2]], "c": [None], "d": [{"x": "y"}], "e": ["", 4]}}]},
+        {
+            "id": "t_0",
+            "ground_truth": [{"f": {"a": [3], "b": [[1, 2]], "c": [None], "d": [{"x": "y"}], "e": ["", 4]}}],
+        },
         {"id": "t_1", "ground_truth": [{"f": {"a": [2.5], "b": [[1]], "e": [1, ""]}}]},
         {"id": "t_2", "ground_truth": [{"f": {"a": ["x"], "b": [[1]]}}]},
     ]
@@ -297,16 +370,34 @@ def test_bfcl_inline_types_and_alternatives(tmp_path):
 
 # --------------------------------------------------------------------------- bad inline input
 
-TOOL = {"name": "get_weather", "description": "Weather for a city.",
-        "parameters": {"city": {"type": "str", "description": "City."}, "days": {"type": "int", "description": "Days.", "default": 1}}}
+TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city.",
+    "parameters": {
+        "city": {"type": "str", "description": "City."},
+        "days": {"type": "int", "description": "Days.", "default": 1},
+    },
+}
 GOOD_CALL = {"name": "get_weather", "arguments": {"city": "Paris"}}
 
 # (case, tools, answers, reason, field named in the message)
 BAD = [
     ("broken_tools_json", '[{"name": "get_weather", ', [GOOD_CALL], "broken_json", "tools"),
     ("unknown_function", [TOOL], [{"name": "get_time", "arguments": {}}], "unknown_function", "answers[0].name"),
-    ("missing_required", [TOOL], [{"name": "get_weather", "arguments": {"days": 2}}], "missing_required_argument", "answers[0].arguments.city"),
-    ("wrong_type", [TOOL], [{"name": "get_weather", "arguments": {"city": "Paris", "days": "2"}}], "argument_type", "answers[0].arguments.days"),
+    (
+        "missing_required",
+        [TOOL],
+        [{"name": "get_weather", "arguments": {"days": 2}}],
+        "missing_required_argument",
+        "answers[0].arguments.city",
+    ),
+    (
+        "wrong_type",
+        [TOOL],
+        [{"name": "get_weather", "arguments": {"city": "Paris", "days": "2"}}],
+        "argument_type",
+        "answers[0].arguments.days",
+    ),
     ("empty_tools", [], [GOOD_CALL], "empty_tools", "tools"),
     ("tool_name_not_str", [{**TOOL, "name": 7}], [GOOD_CALL], "bad_name", "tools[0].name"),
     ("call_name_not_str", [TOOL], [{"name": ["get_weather"], "arguments": {}}], "bad_name", "answers[0].name"),
@@ -336,18 +427,35 @@ def test_bad_rows_flat(reader, case, tools, answers, reason, fld):
 def test_bad_rows_sharegpt_and_openai(case, tools, answers, reason, fld):
     # ShareGPT / OpenAI put answers inside a turn: the message names that turn
     turn_fld = fld.replace("answers", "conversations[1].value")
-    sg = [{"conversations": [{"from": "human", "value": "Weather?"},
-                             {"from": "function_call", "value": json.dumps(answers[0])}], "tools": tools}]
+    sg = [
+        {
+            "conversations": [
+                {"from": "human", "value": "Weather?"},
+                {"from": "function_call", "value": json.dumps(answers[0])},
+            ],
+            "tools": tools,
+        }
+    ]
     with pytest.raises(DataError) as exc:
         read_sharegpt(sg, source="inline", strict=True)
     assert exc.value.reason == reason and exc.value.row == 0 and exc.value.field == turn_fld
     r = read_sharegpt(sg, source="inline")
     assert r.dropped == Counter({reason: 1}) and accounted(r) and len(r) == 0
 
-    oa_call = {"type": "function", "function": {"name": answers[0]["name"], "arguments": json.dumps(answers[0]["arguments"])}}
+    oa_call = {
+        "type": "function",
+        "function": {"name": answers[0]["name"], "arguments": json.dumps(answers[0]["arguments"])},
+    }
     oa_tools = tools if isinstance(tools, str) else [{"type": "function", "function": t} for t in tools]
-    oa = [{"messages": [{"role": "user", "content": "Weather?"},
-                        {"role": "assistant", "content": None, "tool_calls": [oa_call]}], "tools": oa_tools}]
+    oa = [
+        {
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": None, "tool_calls": [oa_call]},
+            ],
+            "tools": oa_tools,
+        }
+    ]
     with pytest.raises(DataError) as exc:
         read_openai(oa, source="inline", strict=True)
     assert exc.value.reason == reason and exc.value.row == 0
@@ -357,10 +465,18 @@ def test_bad_rows_sharegpt_and_openai(case, tools, answers, reason, fld):
 
 
 def test_broken_call_turn_is_its_own_dropped_candidate():
-    rows = [{"conversations": [{"from": "human", "value": "Weather?"}, {"from": "function_call", "value": '{"name": '},
-                               {"from": "observation", "value": "sunny"}, {"from": "human", "value": "Tomorrow?"},
-                               {"from": "function_call", "value": json.dumps(GOOD_CALL)}],
-             "tools": json.dumps([TOOL])}]
+    rows = [
+        {
+            "conversations": [
+                {"from": "human", "value": "Weather?"},
+                {"from": "function_call", "value": '{"name": '},
+                {"from": "observation", "value": "sunny"},
+                {"from": "human", "value": "Tomorrow?"},
+                {"from": "function_call", "value": json.dumps(GOOD_CALL)},
+            ],
+            "tools": json.dumps([TOOL]),
+        }
+    ]
     r = read_sharegpt(rows, source="inline")
     # both call turns are candidates; the second inherits the broken history and is dropped too
     assert r.candidates == 2 and r.dropped == Counter(broken_json=2) and len(r) == 0
@@ -371,11 +487,21 @@ def test_broken_call_turn_is_its_own_dropped_candidate():
 def test_sharegpt_no_call_rules_and_system():
     rows = [
         {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}], "tools": "[]"},
-        {"conversations": [{"from": "human", "value": "Joke?"}, {"from": "gpt", "value": "No tool for that."}],
-         "tools": json.dumps([TOOL]), "system": "Be brief."},
-        {"conversations": [{"from": "human", "value": "Paris and Rome?"},
-                           {"from": "function_call", "value": json.dumps([GOOD_CALL, {"name": "get_weather", "arguments": {"city": "Rome"}}])}],
-         "tools": json.dumps([TOOL])},
+        {
+            "conversations": [{"from": "human", "value": "Joke?"}, {"from": "gpt", "value": "No tool for that."}],
+            "tools": json.dumps([TOOL]),
+            "system": "Be brief.",
+        },
+        {
+            "conversations": [
+                {"from": "human", "value": "Paris and Rome?"},
+                {
+                    "from": "function_call",
+                    "value": json.dumps([GOOD_CALL, {"name": "get_weather", "arguments": {"city": "Rome"}}]),
+                },
+            ],
+            "tools": json.dumps([TOOL]),
+        },
     ]
     r = read_sharegpt(rows, source="inline", strict=True)  # a policy skip never raises
     assert r.dropped == Counter(no_tools_no_call=1) and accounted(r)
@@ -387,17 +513,44 @@ def test_sharegpt_no_call_rules_and_system():
 
 
 def test_openai_rows():
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "w", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
-    call = lambda city: {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "w",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            },
+        }
+    ]
+
+    def call(city):
+        return {
+            "id": "c",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": json.dumps({"city": city})},
+        }
+
     rows = [
-        {"messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "Paris?"},
-                      {"role": "assistant", "content": None, "tool_calls": [call("Paris")]},
-                      {"role": "tool", "name": "get_weather", "content": "sunny"},
-                      {"role": "assistant", "content": "Sunny."}, {"role": "user", "content": "Rome?"},
-                      {"role": "assistant", "content": "", "tool_calls": [call("Rome")]}], "tools": tools},
-        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}, {"role": "assistant", "content": "Hello"}],
-         "tools": json.dumps(tools)},
+        {
+            "messages": [
+                {"role": "system", "content": "sys"},
+                {"role": "user", "content": "Paris?"},
+                {"role": "assistant", "content": None, "tool_calls": [call("Paris")]},
+                {"role": "tool", "name": "get_weather", "content": "sunny"},
+                {"role": "assistant", "content": "Sunny."},
+                {"role": "user", "content": "Rome?"},
+                {"role": "assistant", "content": "", "tool_calls": [call("Rome")]},
+            ],
+            "tools": tools,
+        },
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+                {"role": "assistant", "content": "Hello"},
+            ],
+            "tools": json.dumps(tools),
+        },
         {"messages": [{"role": "user", "content": "Hi"}], "tools": []},
     ]
     r = read_openai(rows, source="inline")
@@ -405,7 +558,11 @@ def test_openai_rows():
     first, second, no_call = r.examples
     assert first.query == [{"role": "system", "content": "sys"}, {"role": "user", "content": "Paris?"}]
     assert first.answers == [ToolCall("get_weather", {"city": "Paris"})]
-    assert second.query[2] == {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
+    assert second.query[2] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+    }
     assert second.query[3] == {"role": "tool", "content": "sunny", "name": "get_weather"}
     assert second.answers == [ToolCall("get_weather", {"city": "Rome"})]
     assert no_call.kind == "no_call" and no_call.query == "Hi"
@@ -429,8 +586,10 @@ def test_xlam_kinds_and_ids():
 
 
 def test_load_records_and_read_source(tmp_path):
-    rows = [{"query": "Weather in Paris?", "tools": [TOOL], "answers": [GOOD_CALL]},
-            {"query": "Book a flight.", "tools": [TOOL], "answers": []}]
+    rows = [
+        {"query": "Weather in Paris?", "tools": [TOOL], "answers": [GOOD_CALL]},
+        {"query": "Book a flight.", "tools": [TOOL], "answers": []},
+    ]
     as_list = tmp_path / "xlam.json"
     as_list.write_text(json.dumps(rows))
     as_lines = tmp_path / "lines.json"

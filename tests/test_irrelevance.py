@@ -7,7 +7,12 @@ import random
 
 import pytest
 
-from hammer_train.irrelevance import IrrelevanceReport, make_irrelevance_example, mix_irrelevance, target_irrelevance_count
+from hammer_train.irrelevance import (
+    IrrelevanceReport,
+    make_irrelevance_example,
+    mix_irrelevance,
+    target_irrelevance_count,
+)
 from hammer_train.schema import Example, Parameter, Tool, ToolCall
 
 
@@ -19,20 +24,42 @@ def call_rows(n: int, seed: int = 0) -> list[Example]:
         k = 1 if i % 3 == 0 else rng.randint(2, 4)
         tools = [Tool(f"fn_{i}_{j}", f"does thing {j} of row {i}", [Parameter("x", "int", "x", 1)]) for j in range(k)]
         called = tools[: 1 + (i % 2 if k > 2 else 0)]
-        rows.append(Example(query=f"query {i}", tools=tools, answers=[ToolCall(t.name, {"x": i}) for t in called], source="gen", row=i))
+        rows.append(
+            Example(
+                query=f"query {i}",
+                tools=tools,
+                answers=[ToolCall(t.name, {"x": i}) for t in called],
+                source="gen",
+                row=i,
+            )
+        )
     return rows
 
 
 def no_call_rows(n: int, start: int = 10_000) -> list[Example]:
     return [
-        Example(query=f"chit-chat {i}", tools=[Tool(f"nc_{i}", "d")], answers=[], source="real", row=start + i, kind="no_call")
+        Example(
+            query=f"chit-chat {i}",
+            tools=[Tool(f"nc_{i}", "d")],
+            answers=[],
+            source="real",
+            row=start + i,
+            kind="no_call",
+        )
         for i in range(n)
     ]
 
 
 def external_rows(n: int, start: int = 20_000) -> list[Example]:
     return [
-        Example(query=f"irrelevant {i}", tools=[Tool(f"ext_{i}", "d")], answers=[], source="ext", row=start + i, kind="irrelevance")
+        Example(
+            query=f"irrelevant {i}",
+            tools=[Tool(f"ext_{i}", "d")],
+            answers=[],
+            source="ext",
+            row=start + i,
+            kind="irrelevance",
+        )
         for i in range(n)
     ]
 
@@ -80,7 +107,9 @@ def test_make_irrelevance_example():
     multi = rows[1]  # 2+ tools, calls 1
     out = make_irrelevance_example(multi, None, rng)
     assert out.kind == "irrelevance" and out.answers == [] and out.query == multi.query
-    assert [t.name for t in out.tools] == [t.name for t in multi.tools if t.name not in {c.name for c in multi.answers}]
+    assert [t.name for t in out.tools] == [
+        t.name for t in multi.tools if t.name not in {c.name for c in multi.answers}
+    ]
     single = rows[0]  # only the called function
     assert make_irrelevance_example(single, None, rng) is None
     assert make_irrelevance_example(single, [single], rng) is None  # the only donor is itself

@@ -24,8 +24,11 @@ from hammer_train.masking import (
 )
 from hammer_train.schema import MISSING, DataError, Example, Parameter, Tool, ToolCall, validate_example
 
+
 SEALTOOL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hammer_eval" / "sealtool.json"
-requires_sealtool = pytest.mark.skipif(not SEALTOOL.exists(), reason="../shared/data is absent (only in the project's checkout)")
+requires_sealtool = pytest.mark.skipif(
+    not SEALTOOL.exists(), reason="../shared/data is absent (only in the project's checkout)"
+)
 
 HYP = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -107,7 +110,12 @@ def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
         for (mk, mv), (rk, rv) in zip(mc.arguments.items(), rc.arguments.items()):
             rp = ex.tool(rc.name).parameter(rk)
             if rp is not None and "enum" in rp.extra and rv in rp.extra["enum"]:
-                assert mv in by_masked[mc.name].parameters[[q.name for q in by_masked[mc.name].parameters].index(mk)].extra["enum"]
+                assert (
+                    mv
+                    in by_masked[mc.name]
+                    .parameters[[q.name for q in by_masked[mc.name].parameters].index(mk)]
+                    .extra["enum"]
+                )
         assert [type(v) for v in mc.arguments.values()] == [type(v) for v in rc.arguments.values()]
     return m
 
@@ -175,7 +183,12 @@ def test_row_share_about_two_thirds():
 
 _ident = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 _word = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=6)
-_TYPES = {"str": _word, "int": st.integers(-50, 50), "float": st.floats(-100, 100, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 3)), "bool": st.booleans()}
+_TYPES = {
+    "str": _word,
+    "int": st.integers(-50, 50),
+    "float": st.floats(-100, 100, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 3)),
+    "bool": st.booleans(),
+}
 
 
 @st.composite
@@ -194,7 +207,16 @@ def examples(draw):
                 extra["enum"] = draw(st.lists(_word, min_size=1, max_size=3, unique=True))
                 if default is not MISSING and default not in extra["enum"]:
                     extra["enum"].append(default)
-            params.append(Parameter(pname, ptype, f"the {pname} (default {default!r})", default, draw(st.booleans()) and default is MISSING, extra))
+            params.append(
+                Parameter(
+                    pname,
+                    ptype,
+                    f"the {pname} (default {default!r})",
+                    default,
+                    draw(st.booleans()) and default is MISSING,
+                    extra,
+                )
+            )
         tools.append(Tool(fname, f"does {fname}", params))
     answers = []
     for t in draw(st.lists(st.sampled_from(tools), max_size=3)):
@@ -209,7 +231,13 @@ def examples(draw):
                 else:
                     args[p.name] = draw(_TYPES[p.type])
         answers.append(ToolCall(t.name, args))
-    words = draw(st.lists(st.one_of(_word, st.sampled_from([str(v) for c in answers for v in c.arguments.values()] or ["x"])), min_size=1, max_size=8))
+    words = draw(
+        st.lists(
+            st.one_of(_word, st.sampled_from([str(v) for c in answers for v in c.arguments.values()] or ["x"])),
+            min_size=1,
+            max_size=8,
+        )
+    )
     return Example(query=" ".join(words), tools=tools, answers=answers, source="gen", row=0)
 
 
@@ -232,7 +260,12 @@ def test_generated_determinism(ex, seed, row):
 
 
 @HYP
-@given(examples(), st.integers(0, 2**32), st.sampled_from([(1, 3), (2, 2), (6, 20)]), st.sampled_from(["ab", "xyz._", DEFAULT_ALPHABET]))
+@given(
+    examples(),
+    st.integers(0, 2**32),
+    st.sampled_from([(1, 3), (2, 2), (6, 20)]),
+    st.sampled_from(["ab", "xyz._", DEFAULT_ALPHABET]),
+)
 def test_generated_lengths_and_alphabet(ex, seed, length, alphabet):
     cfg = MaskingConfig(function_name_length=length, parameter_name_length=length, alphabet=alphabet)
     try:
@@ -245,7 +278,9 @@ def test_generated_lengths_and_alphabet(ex, seed, length, alphabet):
 @HYP
 @given(examples(), st.integers(0, 2**32), st.booleans(), st.booleans(), st.booleans(), st.booleans())
 def test_generated_kinds_switchable(ex, seed, fn, par, de, shuffle):
-    cfg = MaskingConfig(function_prob=float(fn), parameter_prob=float(par), default_prob=float(de), shuffle_tools=shuffle)
+    cfg = MaskingConfig(
+        function_prob=float(fn), parameter_prob=float(par), default_prob=float(de), shuffle_tools=shuffle
+    )
     m = mask_example(ex, cfg, random.Random(seed))
     masked = m.example
     names = {t.name for t in masked.tools}
@@ -280,7 +315,9 @@ def make_row(query="Show the top 10 results for page 1.", default=1, ptype="int"
         ],
     )
     other = Tool("get_weather", "Weather for a city.", [Parameter("city", "str", "City name.", "London")])
-    return Example(query=query, tools=[tool, other], answers=[ToolCall("search_items", {"page": value, "query": "shoes"})])
+    return Example(
+        query=query, tools=[tool, other], answers=[ToolCall("search_items", {"page": value, "query": "shoes"})]
+    )
 
 
 def masked_defaults(ex, seed=0):
@@ -336,7 +373,10 @@ def test_string_default_case_variants():
     assert isinstance(new, str) and len(new) == 5 and new.isalnum() and v == new
     assert m.example.query == f"Find shoes in {new}; {new.upper()}, {new.lower()}, but not Londoner or LondonTown."
     assert p.description == f"City, default {new}."
-    assert unmask_calls([{"name": "search_items", "arguments": {"page": new}}], m.inverse)[0]["arguments"]["page"] == "London"
+    assert (
+        unmask_calls([{"name": "search_items", "arguments": {"page": new}}], m.inverse)[0]["arguments"]["page"]
+        == "London"
+    )
 
 
 def test_bool_default_negated_not_float():
@@ -376,15 +416,24 @@ def test_unused_default_untouched():
 def test_default_shared_with_another_argument_stays(other):
     # "limit" defaults to 10 and "page" is also 10: the query's "10" backs both arguments, so
     # replacing it would leave "page" unsupported; the default stays unmasked in this row
-    tool = Tool("list_news", "News items.", [Parameter("limit", "int", "How many, default 10.", 10),
-                                            Parameter("page", None, "Page.", MISSING, True)])
-    ex = Example(query="Get 10 news items from page 10", tools=[tool],
-                 answers=[ToolCall("list_news", {"limit": 10, "page": other})])
+    tool = Tool(
+        "list_news",
+        "News items.",
+        [Parameter("limit", "int", "How many, default 10.", 10), Parameter("page", None, "Page.", MISSING, True)],
+    )
+    ex = Example(
+        query="Get 10 news items from page 10",
+        tools=[tool],
+        answers=[ToolCall("list_news", {"limit": 10, "page": other})],
+    )
     m = mask_example(ex, MaskingConfig(function_prob=0.0, parameter_prob=0.0), random.Random(0))
     assert m.example.query == ex.query and m.example.answers == ex.answers
     assert "default" not in m.masked_kinds and m.inverse.values == {}
-    ex = Example(query="Get 10 news items from page 3", tools=[tool],  # nothing else passes 10
-                 answers=[ToolCall("list_news", {"limit": 10, "page": 3})])
+    ex = Example(
+        query="Get 10 news items from page 3",
+        tools=[tool],  # nothing else passes 10
+        answers=[ToolCall("list_news", {"limit": 10, "page": 3})],
+    )
     m = mask_example(ex, MaskingConfig(function_prob=0.0, parameter_prob=0.0), random.Random(0))
     new = m.example.answers[0].arguments["limit"]
     assert new != 10 and m.example.query == f"Get {new} news items from page 3"
@@ -412,7 +461,11 @@ def test_fresh_value_avoids_other_answer_values():
 
 
 def test_multi_turn_history_renamed():
-    tool = Tool("get_weather", "Weather.", [Parameter("city", "str", "City, default Paris.", "Paris"), Parameter("days", "int", "Days.", 3)])
+    tool = Tool(
+        "get_weather",
+        "Weather.",
+        [Parameter("city", "str", "City, default Paris.", "Paris"), Parameter("days", "int", "Days.", 3)],
+    )
     query = [
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
@@ -435,7 +488,12 @@ def test_multi_turn_history_renamed():
 
 def test_unmask_unknown_left_alone():
     inv = InverseMap(functions={"Xy12a": "f"}, parameters={"f": {"ab12": "x"}})
-    calls = [{"name": "Xy12a", "arguments": {"ab12": 1, "zz": 2}}, {"name": "nope", "arguments": {"ab12": 1}}, "junk", {"name": "Xy12a", "arguments": "bad"}]
+    calls = [
+        {"name": "Xy12a", "arguments": {"ab12": 1, "zz": 2}},
+        {"name": "nope", "arguments": {"ab12": 1}},
+        "junk",
+        {"name": "Xy12a", "arguments": "bad"},
+    ]
     assert unmask_calls(calls, inv) == [
         {"name": "f", "arguments": {"x": 1, "zz": 2}},
         {"name": "nope", "arguments": {"ab12": 1}},
@@ -469,9 +527,15 @@ def test_row_rng_stable():
 
 def test_enum_default_replaced_in_enum():
     """JSON-schema tools list allowed values: a masked default must stay inside the masked enum."""
-    p = Parameter("unit", "string", "Unit: celsius or fahrenheit.", "fahrenheit", False, {"enum": ["celsius", "fahrenheit"]})
+    p = Parameter(
+        "unit", "string", "Unit: celsius or fahrenheit.", "fahrenheit", False, {"enum": ["celsius", "fahrenheit"]}
+    )
     tool = Tool("get_weather", "Weather.", [Parameter("city", "string", "City.", MISSING, True), p], layout="openai")
-    ex = Example(query="Weather in Riga in fahrenheit", tools=[tool], answers=[ToolCall("get_weather", {"city": "Riga", "unit": "fahrenheit"})])
+    ex = Example(
+        query="Weather in Riga in fahrenheit",
+        tools=[tool],
+        answers=[ToolCall("get_weather", {"city": "Riga", "unit": "fahrenheit"})],
+    )
     for seed in range(10):
         m = mask_example(ex, MaskingConfig(), random.Random(seed))
         mp = m.example.tools[0].parameters[1]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import requires_bfcl, requires_smollm2
+
 
 pytestmark = [requires_bfcl, requires_smollm2]
 
@@ -32,7 +32,11 @@ def _ranks(recipe_path: Path) -> list[int]:
             cmdline = (proc_dir / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if proc_dir.name.isdigit() and str(recipe_path).encode() in cmdline and b"accelerate.commands.launch" not in b" ".join(cmdline):
+        if (
+            proc_dir.name.isdigit()
+            and str(recipe_path).encode() in cmdline
+            and b"accelerate.commands.launch" not in b" ".join(cmdline)
+        ):
             pids.append(int(proc_dir.name))
     return pids
 
@@ -52,8 +56,16 @@ def test_two_cpu_processes_train_and_exit(tmp_path, smollm2_path):
         "--max_length", "512", "--lora_r", "4", "--logging_steps", "1", "--output_dir", str(out),
     ]  # fmt: skip
     # PYTHONFAULTHANDLER: a rank sent SIGABRT prints its Python stack, so a hang says where it is
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONFAULTHANDLER": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONFAULTHANDLER": "1",
+    }
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conftest import requires_bfcl, requires_smollm2, train_short
 
+
 pytestmark = [requires_bfcl, requires_smollm2]
 
 
@@ -17,14 +18,22 @@ def _train(out: Path, seed: int) -> dict:
 
     train_short(
         out,
-        "--max_steps", "2",
-        "--per_device_train_batch_size", "2",
-        "--gradient_accumulation_steps", "1",
-        "--max_length", "512",
-        "--learning_rate", "1e-3",
-        "--lora_r", "4",
-        "--lora_alpha", "8",
-        "--seed", str(seed),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "2",
+        "--gradient_accumulation_steps",
+        "1",
+        "--max_length",
+        "512",
+        "--learning_rate",
+        "1e-3",
+        "--lora_r",
+        "4",
+        "--lora_alpha",
+        "8",
+        "--seed",
+        str(seed),
     )
     return load_file(str(out / "adapter_model.safetensors"))
 

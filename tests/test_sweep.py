@@ -10,11 +10,10 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import TINY_RECIPE as RECIPE
 
 from hammer_train import sweep
 from hammer_train.sweep import SweepPoint, expand_grid, main, parse_values, point_metrics, point_name, point_status
-
-from conftest import TINY_RECIPE as RECIPE
 
 
 @pytest.fixture
@@ -55,7 +54,12 @@ def fake_results(irr: float) -> dict:
             "bfcl_irrelevance": {
                 "n": 10,
                 "hammer": {"api_f1": 0.0, "args_f1": 0.0, "gold_calls": 0},
-                "irrelevance": {"irrelevance_n": 10, "irrelevance_accuracy": 0.5 + irr, "relevance_n": 0, "relevance_rate": None},
+                "irrelevance": {
+                    "irrelevance_n": 10,
+                    "irrelevance_accuracy": 0.5 + irr,
+                    "relevance_n": 0,
+                    "relevance_rate": None,
+                },
                 "bfcl_ast": {"accuracy": 0.5 + irr, "n": 10},
                 "renamed_from": None,
             },
@@ -81,8 +85,12 @@ class FakeRunner:
                 assert argv[argv.index("--run_name") + 1] == point.name
                 (out / "adapter_model.safetensors").write_bytes(b"fake")
                 irr = float(argv[argv.index("--irrelevance_ratio") + 1])
-                (out / "data_report.json").write_text(json.dumps({"irrelevance": {"target_ratio": irr, "achieved_ratio": irr}}))
-                (out / "train_log.json").write_text(json.dumps([{"loss": 2.0, "step": 5}, {"loss": 1.5, "step": 10}, {"train_loss": 1.7}]))
+                (out / "data_report.json").write_text(
+                    json.dumps({"irrelevance": {"target_ratio": irr, "achieved_ratio": irr}})
+                )
+                (out / "train_log.json").write_text(
+                    json.dumps([{"loss": 2.0, "step": 5}, {"loss": 1.5, "step": 10}, {"train_loss": 1.7}])
+                )
             else:
                 argv = step.argv
                 assert argv[argv.index("--adapter") + 1] == str(out)
@@ -120,7 +128,9 @@ def test_point_metrics_defensive():
     assert m["sealtool_shuffled.api_f1"] == pytest.approx(0.2)  # likewise
     assert "bfcl_irrelevance.api_f1" not in m  # no call rows: F1 is no score there
     # Other shapes: benchmarks at the top level, bare numbers, no counts at all.
-    m = point_metrics({"bfcl_simple": {"bfcl_ast": 0.7}, "bfcl_irrelevance": {"bfcl_ast": {"accuracy": 0.9}}, "model": "x"})
+    m = point_metrics(
+        {"bfcl_simple": {"bfcl_ast": 0.7}, "bfcl_irrelevance": {"bfcl_ast": {"accuracy": 0.9}}, "model": "x"}
+    )
     assert m["call_accuracy"] == pytest.approx(0.7)
     assert m["irrelevance_accuracy"] == pytest.approx(0.9)
     assert point_metrics({"oops": 1}) == {"call_accuracy": None, "irrelevance_accuracy": None}
@@ -128,7 +138,20 @@ def test_point_metrics_defensive():
 
 def test_sweep_writes_table_and_skips_finished_points(tmp_path: Path, recipe: Path):
     sweep_dir = tmp_path / "sweep-tiny"
-    argv = [str(recipe), "--irrelevance_ratio", "0,0.2", "--sweep_dir", str(sweep_dir), "--benchmarks", "sealtool,bfcl_irrelevance", "--limit", "5", "--max_steps", "3", "--no_validate"]
+    argv = [
+        str(recipe),
+        "--irrelevance_ratio",
+        "0,0.2",
+        "--sweep_dir",
+        str(sweep_dir),
+        "--benchmarks",
+        "sealtool,bfcl_irrelevance",
+        "--limit",
+        "5",
+        "--max_steps",
+        "3",
+        "--no_validate",
+    ]
     runner = FakeRunner()
     assert main(argv, runner=runner) == 0
     assert [name for name, call in runner.calls] == ["irr0", "irr0", "irr0.2", "irr0.2"]
@@ -154,7 +177,10 @@ def test_sweep_writes_table_and_skips_finished_points(tmp_path: Path, recipe: Pa
     md = (sweep_dir / "results.md").read_text()
     assert "| point |" in md and "irr0.2" in md and "**0.900**" in md
     assert (sweep_dir / "irrelevance_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((sweep_dir / "sweep.json").read_text())["points"] == {"irr0": {"irrelevance_ratio": 0.0}, "irr0.2": {"irrelevance_ratio": 0.2}}
+    assert json.loads((sweep_dir / "sweep.json").read_text())["points"] == {
+        "irr0": {"irrelevance_ratio": 0.0},
+        "irr0.2": {"irrelevance_ratio": 0.2},
+    }
 
     # Re-run: both finished -> nothing runs. Drop one results.json: only its evaluation runs.
     runner = FakeRunner()
@@ -198,7 +224,14 @@ def test_print_commands(tmp_path: Path, recipe: Path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4  # one line per point, so a Slurm array index is a grid index
     first = shlex.split(lines[0])
-    assert first[:6] == ["WANDB_RUN_GROUP=sweep-grid", "accelerate", "launch", "--config_file", "accelerate_configs/multi_gpu.yaml", first[5]]
+    assert first[:6] == [
+        "WANDB_RUN_GROUP=sweep-grid",
+        "accelerate",
+        "launch",
+        "--config_file",
+        "accelerate_configs/multi_gpu.yaml",
+        first[5],
+    ]
     assert first[5].endswith("scripts/train.py") and not Path(first[5]).is_absolute()
     assert first[6] == str(recipe)
     assert first[first.index("--output_dir") + 1] == str(sweep_dir / "irr0.1-mask0")
@@ -207,7 +240,11 @@ def test_print_commands(tmp_path: Path, recipe: Path, capsys):
     assert first[first.index("--run_name") + 1] == "irr0.1-mask0"
     assert first[first.index("--learning_rate") + 1] == "1e-4"
     evaluate = first[first.index("&&") + 1 :]
-    assert evaluate[0] == "python" and evaluate[1].endswith("scripts/evaluate.py") and evaluate[2] == "some-org/tiny-model"
+    assert (
+        evaluate[0] == "python"
+        and evaluate[1].endswith("scripts/evaluate.py")
+        and evaluate[2] == "some-org/tiny-model"
+    )
     assert evaluate[evaluate.index("--output") + 1] == str(sweep_dir / "irr0.1-mask0" / "results.json")
     assert evaluate[evaluate.index("--limit") + 1] == "50"
     assert lines[2].startswith("# done: irr0.3-mask0")
@@ -216,7 +253,17 @@ def test_print_commands(tmp_path: Path, recipe: Path, capsys):
 
 
 def test_native_prompt_style_is_evaluated_as_trained(tmp_path: Path, recipe: Path, capsys):
-    argv = [str(recipe), "--irrelevance_ratio", "0.1", "--sweep_dir", str(tmp_path / "s"), "--prompt_style", "native", "--print_commands", "--no_validate"]
+    argv = [
+        str(recipe),
+        "--irrelevance_ratio",
+        "0.1",
+        "--sweep_dir",
+        str(tmp_path / "s"),
+        "--prompt_style",
+        "native",
+        "--print_commands",
+        "--no_validate",
+    ]
     assert main(argv) == 0
     line = shlex.split(capsys.readouterr().out)
     evaluate = line[line.index("&&") + 1 :]
@@ -234,7 +281,9 @@ def test_usage_errors(tmp_path: Path, recipe: Path, capsys):
 
 
 def test_collect_only_with_nothing_run(tmp_path: Path, recipe: Path):
-    assert main([str(recipe), "--irrelevance_ratio", "0,0.1", "--sweep_dir", str(tmp_path / "s"), "--collect_only"]) == 0
+    assert (
+        main([str(recipe), "--irrelevance_ratio", "0,0.1", "--sweep_dir", str(tmp_path / "s"), "--collect_only"]) == 0
+    )
     assert (tmp_path / "s" / "irrelevance_sweep.png").is_file()
     assert "todo" in (tmp_path / "s" / "results.md").read_text()
     assert sweep.point_status(tmp_path / "s" / "irr0") == "todo"

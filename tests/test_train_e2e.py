@@ -8,6 +8,7 @@ import math
 
 from conftest import SMOLLM2, requires_bfcl, requires_smollm2, train_short
 
+
 pytestmark = [requires_bfcl, requires_smollm2]
 
 
@@ -26,15 +27,24 @@ def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
         monkeypatch.setenv("WANDB_SILENT", "true")
     train_short(
         out,
-        "--max_steps", "3",
-        "--per_device_train_batch_size", "2",
-        "--max_length", "512",
-        "--learning_rate", "1e-3",
-        "--logging_steps", "1",
-        "--lora_r", "4",
-        "--lora_alpha", "8",
-        "--report_to", "wandb" if use_wandb else "none",
-        "--run_name", "e2e-tiny",
+        "--max_steps",
+        "3",
+        "--per_device_train_batch_size",
+        "2",
+        "--max_length",
+        "512",
+        "--learning_rate",
+        "1e-3",
+        "--logging_steps",
+        "1",
+        "--lora_r",
+        "4",
+        "--lora_alpha",
+        "8",
+        "--report_to",
+        "wandb" if use_wandb else "none",
+        "--run_name",
+        "e2e-tiny",
     )
 
     log = json.loads((out / "train_log.json").read_text())
@@ -62,6 +72,8 @@ def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
     from hammer_train.modeling import load_model_and_tokenizer
 
     model, tok = load_model_and_tokenizer(SMOLLM2, adapter=str(out), dtype=torch.float32)
-    ids = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     gen = model.generate(**ids, max_new_tokens=4, do_sample=False)
     assert gen.shape[1] > ids["input_ids"].shape[1]

@@ -19,10 +19,11 @@ The running half:
 
 from .benchmarks import BENCHMARKS, Benchmark, load_benchmark, rename_benchmark
 from .bfcl_ast import ast_check, bfcl_ast_accuracy, standardize_string
-from .metrics import hammer_f1, irrelevance_accuracy, normalize_value, strict_f1, summarize
 from .generate import chat_renderer, generate, plain_renderer, render_prompt, transformers_generate_fn
+from .metrics import hammer_f1, irrelevance_accuracy, normalize_value, strict_f1, summarize
 from .parse import ParseResult, hammer_parse, normalize_call, normalize_calls, parse_calls
 from .report import merge_results, results_table, run_evaluation, score_benchmark, write_results
+
 
 __all__ = [
     "ParseResult",

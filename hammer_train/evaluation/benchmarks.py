@@ -51,6 +51,7 @@ from ..formats import bfcl_data_dir, load_records, read_bfcl, read_hammer_eval
 from ..masking import InverseMap, MaskingConfig, mask_row
 from ..schema import Example
 
+
 __all__ = [
     "Benchmark",
     "BENCHMARKS",
@@ -70,10 +71,14 @@ __all__ = [
 RENAME_SEED = 20241004
 """Seed of the ``*_renamed`` benchmarks (fixed, so every run sees the same names)."""
 
-RENAME_CONFIG = MaskingConfig(row_prob=1.0, function_prob=1.0, parameter_prob=1.0, default_prob=0.0, shuffle_tools=False)
+RENAME_CONFIG = MaskingConfig(
+    row_prob=1.0, function_prob=1.0, parameter_prob=1.0, default_prob=0.0, shuffle_tools=False
+)
 """Masking of the ``*_renamed`` benchmarks: every function and parameter name, nothing else."""
 
-SHUFFLE_CONFIG = MaskingConfig(row_prob=1.0, function_prob=0.0, parameter_prob=0.0, default_prob=0.0, shuffle_tools=True)
+SHUFFLE_CONFIG = MaskingConfig(
+    row_prob=1.0, function_prob=0.0, parameter_prob=0.0, default_prob=0.0, shuffle_tools=True
+)
 """Masking of the ``*_shuffled`` benchmarks: no names changed, only each row's tools shuffled."""
 
 DATA_ENV = "HAMMER_EVAL_DATA"
@@ -171,7 +176,9 @@ def _gold(example: Example) -> list[dict]:
     return [{"name": a.name, "arguments": a.arguments} for a in example.answers]
 
 
-def make_benchmark(name: str, examples: list[Example], ids: list[str] | None = None, *, limit: int | None = None, **extra: Any) -> Benchmark:
+def make_benchmark(
+    name: str, examples: list[Example], ids: list[str] | None = None, *, limit: int | None = None, **extra: Any
+) -> Benchmark:
     """Build a :class:`Benchmark` from examples (first ``limit`` rows), golds taken from the answers.
 
     Args:
@@ -257,7 +264,9 @@ def _load_hammer_eval(key: str, limit: int | None, data_dir: str | Path | None) 
     res = read_hammer_eval(load_records(path), source=key, validate=False)
     if res.n_dropped:
         raise ValueError(f"benchmark {key!r}: {res.n_dropped} rows of {path} could not be read: {res.errors[:3]}")
-    return make_benchmark(key, res.examples, res.ids, limit=limit, source=_portable(path), reader_warnings=dict(res.warnings))
+    return make_benchmark(
+        key, res.examples, res.ids, limit=limit, source=_portable(path), reader_warnings=dict(res.warnings)
+    )
 
 
 def _portable(path: Path) -> str:
@@ -296,8 +305,14 @@ def _load_bfcl(key: str, limit: int | None) -> Benchmark:
     else:  # irrelevance categories: the answer is no call
         possible = [None] * n
     return make_benchmark(
-        key, res.examples, res.ids, limit=limit,
-        source=f"bfcl:{category}", bfcl_category=category, functions=functions, possible_answers=possible,
+        key,
+        res.examples,
+        res.ids,
+        limit=limit,
+        source=f"bfcl:{category}",
+        bfcl_category=category,
+        functions=functions,
+        possible_answers=possible,
         reader_warnings=dict(res.warnings),
     )
 
@@ -332,13 +347,17 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
 }
 """Benchmark name -> loader ``(limit=None, data_dir=None, seed=RENAME_SEED) -> Benchmark``."""
 for _base in ("sealtool", "apibank_l1", "bfcl_simple"):
-    BENCHMARKS[f"{_base}_renamed"] = _variant_loader(_base, rename_benchmark, "every function and parameter name masked")
+    BENCHMARKS[f"{_base}_renamed"] = _variant_loader(
+        _base, rename_benchmark, "every function and parameter name masked"
+    )
 for _base in ("sealtool", "apibank_l1", "bfcl_multiple"):
     BENCHMARKS[f"{_base}_shuffled"] = _variant_loader(_base, shuffle_benchmark, "each row's tools shuffled")
 del _base
 
 
-def load_benchmark(name: str, limit: int | None = None, data_dir: str | Path | None = None, seed: int = RENAME_SEED) -> Benchmark:
+def load_benchmark(
+    name: str, limit: int | None = None, data_dir: str | Path | None = None, seed: int = RENAME_SEED
+) -> Benchmark:
     """Load a registered benchmark.
 
     Args:

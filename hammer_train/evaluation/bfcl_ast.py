@@ -48,6 +48,7 @@ from typing import Any
 
 from .parse import parse_calls
 
+
 __all__ = ["standardize_string", "ast_check", "bfcl_ast_accuracy", "category_kind"]
 
 _PY_TYPES: dict[str, type] = {

@@ -26,6 +26,7 @@ from typing import Any
 from ..prompts import SYSTEM_PROMPT, to_conversation
 from ..schema import Example
 
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -52,7 +53,9 @@ STOP_TOKENS = ("<|im_end|>",)
 """Tokens that end a generation besides the tokenizer's EOS (when the vocabulary has them)."""
 
 
-def render_prompt(example: Example, tokenizer: Any, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT) -> str:
+def render_prompt(
+    example: Example, tokenizer: Any, style: str = "hammer", system_prompt: str | None = SYSTEM_PROMPT
+) -> str:
     """The prompt text for one row, rendered by the tokenizer's chat template.
 
     ``tokenizer.apply_chat_template(to_conversation(example, style)["prompt"],
@@ -86,7 +89,9 @@ def chat_renderer(tokenizer: Any, style: str = "hammer", system_prompt: str | No
         from ..prompts import template_renders_tools
 
         if not template_renders_tools(tokenizer):
-            logger.warning("prompt style 'native': this chat template ignores tools=, the model will not see the tools")
+            logger.warning(
+                "prompt style 'native': this chat template ignores tools=, the model will not see the tools"
+            )
 
     def render(example: Example) -> str:
         return render_prompt(example, tokenizer, style, system_prompt)
@@ -219,7 +224,13 @@ def transformers_generate_fn(
                 logger.info("generated %d/%d (%.0f s)", done, total, time.perf_counter() - t0)
 
         return generate(
-            model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, stop_tokens=stop_tokens, progress=progress
+            model,
+            tokenizer,
+            prompts,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            stop_tokens=stop_tokens,
+            progress=progress,
         )
 
     return fn

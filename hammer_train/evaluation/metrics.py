@@ -15,6 +15,7 @@ from typing import Any
 
 from .parse import ParseResult, hammer_parse, normalize_calls, parse_calls
 
+
 __all__ = ["hammer_f1", "strict_f1", "irrelevance_accuracy", "summarize", "normalize_value"]
 
 

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+
 __all__ = ["ParseResult", "parse_calls", "hammer_parse", "normalize_call", "normalize_calls"]
 
 _NO_RAW: Any = object()
@@ -173,7 +174,7 @@ def _candidates(text: str) -> list[str]:
     for body in _FENCE.findall(text):
         tag = _LANG_TAG.match(body)
         if tag:
-            out.append(body[tag.end():].strip())
+            out.append(body[tag.end() :].strip())
         out.append(body.strip())
     out.append(text.strip())
     return out

@@ -33,6 +33,7 @@ from .generate import GenerateFn, RenderFn, plain_renderer
 from .metrics import hammer_f1, irrelevance_accuracy, strict_f1
 from .parse import ParseResult, hammer_parse, parse_calls
 
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -255,13 +256,25 @@ def run_evaluation(
             out["benchmarks"][bench.name] = res
             logger.info(
                 "%s: Hammer F1 api %.3f args %.3f, %d format errors (%.1f s)",
-                bench.name, res["hammer"]["api_f1"], res["hammer"]["args_f1"], res["format_errors"], gen_s,
+                bench.name,
+                res["hammer"]["api_f1"],
+                res["hammer"]["args_f1"],
+                res["format_errors"],
+                gen_s,
             )
             if pred_file is not None:
                 _, parsed = map_back(bench, outputs)
                 ids = bench.extra.get("ids") or [str(i) for i in range(len(bench))]
                 for i, (p, o, r, g) in enumerate(zip(prompts, outputs, parsed, bench.golds, strict=True)):
-                    rec = {"benchmark": bench.name, "index": i, "id": ids[i], "prompt": p, "output": o, "calls": r.calls, "gold": g}
+                    rec = {
+                        "benchmark": bench.name,
+                        "index": i,
+                        "id": ids[i],
+                        "prompt": p,
+                        "output": o,
+                        "calls": r.calls,
+                        "gold": g,
+                    }
                     pred_file.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
                 pred_file.flush()
     finally:
@@ -409,9 +422,20 @@ def merge_results(paths: Sequence[str | Path], labels: Sequence[str] | None = No
                 cells += ["-"] * len(cols)
                 continue
             acc = _ast(res) if res.get("bfcl_ast") else _irr(res)
-            cells += [str(res.get("n")), _pair(res, "hammer"), _pair(res, "strict"), str(res.get("format_errors")), acc]
+            cells += [
+                str(res.get("n")),
+                _pair(res, "hammer"),
+                _pair(res, "strict"),
+                str(res.get("format_errors")),
+                acc,
+            ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "acc: BFCL AST accuracy for bfcl_*, else irrelevance accuracy where gold [] rows exist.", "", "Runs:"]
+    lines += [
+        "",
+        "acc: BFCL AST accuracy for bfcl_*, else irrelevance accuracy where gold [] rows exist.",
+        "",
+        "Runs:",
+    ]
     for lab, p, r in zip(labels, paths, runs, strict=True):
         m = r.get("meta", {})
         bits = [f"`{p}`"]

@@ -27,9 +27,18 @@ from .openai import read_openai
 from .sharegpt import read_sharegpt
 from .xlam import read_xlam
 
+
 __all__ = [
-    "READERS", "ReadResult", "read_source", "load_records", "bfcl_data_dir",
-    "read_xlam", "read_hammer_eval", "read_sharegpt", "read_openai", "read_bfcl",
+    "READERS",
+    "ReadResult",
+    "read_source",
+    "load_records",
+    "bfcl_data_dir",
+    "read_xlam",
+    "read_hammer_eval",
+    "read_sharegpt",
+    "read_openai",
+    "read_bfcl",
 ]
 
 READERS: dict[str, Callable[..., ReadResult]] = {

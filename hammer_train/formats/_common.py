@@ -15,7 +15,18 @@ from typing import Any, Iterable, Iterator
 
 from ..schema import DataError, Example, ToolCall, parse_json_field, validate_example
 
-__all__ = ["ReadResult", "Turn", "load_records", "build_example", "check_messages", "simplify_query", "call_message", "emit_conversation", "MAX_MESSAGES"]
+
+__all__ = [
+    "ReadResult",
+    "Turn",
+    "load_records",
+    "build_example",
+    "check_messages",
+    "simplify_query",
+    "call_message",
+    "emit_conversation",
+    "MAX_MESSAGES",
+]
 
 MAX_MESSAGES = 20
 """How many drop / warning messages a :class:`ReadResult` keeps for the report."""
@@ -101,6 +112,7 @@ class ReadResult:
 
     def summary(self) -> str:
         """One line for logs: ``rows 300, candidates 358, kept 249, dropped 109 (no_tools_no_call: 109)``."""
+
         def fmt(c: Counter) -> str:
             return ", ".join(f"{k}: {v}" for k, v in c.most_common())
 
@@ -140,7 +152,9 @@ def _parse_json_lines(text: str, path: Path) -> list[Any]:
     return rows
 
 
-def load_records(path_or_hub_id: str | Path, split: str = "train", config: str | None = None) -> Iterable[dict[str, Any]]:
+def load_records(
+    path_or_hub_id: str | Path, split: str = "train", config: str | None = None
+) -> Iterable[dict[str, Any]]:
     """Rows of a local file or a Hugging Face hub dataset, as plain dicts.
 
     Local ``.json`` (a JSON list, or JSON lines) and ``.jsonl`` are parsed with :mod:`json` directly,
@@ -187,11 +201,21 @@ def check_messages(messages: Any, field_name: str = "query") -> None:
         raise DataError("no_query", "conversation is empty", field=field_name)
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
-            raise DataError("bad_field", f"a message must be an object, got {type(m).__name__}", field=f"{field_name}[{i}]")
+            raise DataError(
+                "bad_field", f"a message must be an object, got {type(m).__name__}", field=f"{field_name}[{i}]"
+            )
         if not isinstance(m.get("role"), str) or not m["role"]:
-            raise DataError("bad_field", f"message role must be a non-empty string, got {m.get('role')!r}", field=f"{field_name}[{i}].role")
+            raise DataError(
+                "bad_field",
+                f"message role must be a non-empty string, got {m.get('role')!r}",
+                field=f"{field_name}[{i}].role",
+            )
         if not isinstance(m.get("content"), str):
-            raise DataError("bad_field", f"message content must be a string, got {type(m.get('content')).__name__}", field=f"{field_name}[{i}].content")
+            raise DataError(
+                "bad_field",
+                f"message content must be a string, got {type(m.get('content')).__name__}",
+                field=f"{field_name}[{i}].content",
+            )
 
 
 def simplify_query(messages: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -228,9 +252,16 @@ def build_example(
     Raises:
         DataError: naming ``row`` and the field at fault.
     """
+
     def locate(err: DataError) -> DataError:
         if answers_field and err.field.startswith("answers"):
-            return DataError(err.reason, err.message, row=err.row, field=answers_field + err.field[len("answers"):], source=err.source)
+            return DataError(
+                err.reason,
+                err.message,
+                row=err.row,
+                field=answers_field + err.field[len("answers") :],
+                source=err.source,
+            )
         return err
 
     try:
@@ -309,7 +340,9 @@ def emit_conversation(
         tools = []
     call_idx = [i for i, t in enumerate(turns) if t.is_call]
     if call_idx:
-        wanted = [(i, i + 1, turns[i].calls or [], None) for i in call_idx]  # (end of history, last turn checked, calls, kind)
+        wanted = [
+            (i, i + 1, turns[i].calls or [], None) for i in call_idx
+        ]  # (end of history, last turn checked, calls, kind)
     else:
         try:
             offered = parse_json_field(tools, "tools")
@@ -332,8 +365,14 @@ def emit_conversation(
             if not history:
                 raise DataError("no_query", "no message before the call", row=row, field=where, source=source)
             ex = build_example(
-                simplify_query(history), tools, [c.to_dict() for c in calls],
-                source=source, row=row, kind=kind, validate=validate, result=result,
+                simplify_query(history),
+                tools,
+                [c.to_dict() for c in calls],
+                source=source,
+                row=row,
+                kind=kind,
+                validate=validate,
+                result=result,
                 answers_field=calls_field.format(k=end - offset),
             )
         except DataError as err:

@@ -23,12 +23,23 @@ from typing import Any
 from ..schema import DataError
 from ._common import ReadResult, build_example, check_messages, simplify_query
 
+
 __all__ = ["read_bfcl", "bfcl_data_dir", "CATEGORIES", "IRRELEVANCE_CATEGORIES"]
 
 CATEGORIES = (
-    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-    "irrelevance", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
-    "live_irrelevance", "live_relevance",
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
 )
 """Categories this reader supports (the single-turn ones; multi-turn, memory, web search and
 format-sensitivity categories have other layouts)."""
@@ -82,8 +93,10 @@ def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
     calls, problems = [], []
     for j, entry in enumerate(ground_truth):
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise DataError("bad_field", "a ground-truth call must be {name: {arg: [alternatives]}}", field=f"ground_truth[{j}]")
-        (name, args), = entry.items()
+            raise DataError(
+                "bad_field", "a ground-truth call must be {name: {arg: [alternatives]}}", field=f"ground_truth[{j}]"
+            )
+        ((name, args),) = entry.items()
         if not isinstance(args, dict):
             raise DataError("bad_field", "ground-truth arguments must be an object", field=f"ground_truth[{j}].{name}")
         target = {}
@@ -91,7 +104,13 @@ def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
             if not isinstance(alts, list):
                 raise DataError("bad_field", "alternatives must be a list", field=f"ground_truth[{j}].{name}.{arg}")
             if not alts:
-                problems.append(DataError("no_acceptable_value", "the argument has no acceptable value", field=f"ground_truth[{j}].{name}.{arg}"))
+                problems.append(
+                    DataError(
+                        "no_acceptable_value",
+                        "the argument has no acceptable value",
+                        field=f"ground_truth[{j}].{name}.{arg}",
+                    )
+                )
             elif alts[0] != "":
                 target[arg] = _first_alternative(alts[0])
         calls.append({"name": name, "arguments": target})
@@ -104,7 +123,10 @@ def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bo
     answers: dict[str, Any] = {}
     no_gold = category in IRRELEVANCE_CATEGORIES or category == "live_relevance"
     if with_answers and not no_gold:
-        answers = {a["id"]: a.get("ground_truth") for a in _json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")}
+        answers = {
+            a["id"]: a.get("ground_truth")
+            for a in _json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")
+        }
     if category in IRRELEVANCE_CATEGORIES:
         kind = "irrelevance"
     elif category == "live_relevance":
@@ -118,7 +140,13 @@ def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bo
         try:
             question = rec.get("question")
             if not isinstance(question, list) or not all(isinstance(t, list) for t in question):
-                raise DataError("bad_field", "question must be a list of turns (lists of messages)", row=i, field="question", source=source)
+                raise DataError(
+                    "bad_field",
+                    "question must be a list of turns (lists of messages)",
+                    row=i,
+                    field="question",
+                    source=source,
+                )
             messages = [dict(m) if isinstance(m, dict) else m for turn in question for m in turn]
             try:
                 check_messages(messages, "question")
@@ -128,7 +156,9 @@ def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bo
             problems: list[DataError] = []
             if with_answers and not no_gold:
                 if rid not in answers:
-                    raise DataError("no_ground_truth", f"no possible answer for id {rid!r}", row=i, field="id", source=source)
+                    raise DataError(
+                        "no_ground_truth", f"no possible answer for id {rid!r}", row=i, field="id", source=source
+                    )
                 try:
                     gold, problems = _target(answers[rid])
                 except DataError as err:
@@ -138,8 +168,14 @@ def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bo
                         raise problems[0].located(row=i, source=source)
                     result.warn(problems[0].located(row=i, source=source))  # one warning per row
             ex = build_example(
-                simplify_query(messages), rec.get("function"), gold,
-                source=source, row=i, kind=kind, validate=validate, result=None if problems else result,
+                simplify_query(messages),
+                rec.get("function"),
+                gold,
+                source=source,
+                row=i,
+                kind=kind,
+                validate=validate,
+                result=None if problems else result,
             )
         except DataError as err:
             result.reject(err, strict)

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from ..schema import DataError, ToolCall, parse_json_field
 from ._common import ReadResult, build_example, call_message, check_messages
 
+
 __all__ = ["read_hammer_eval"]
 
 _FENCED = re.compile(r"\A```(?:json)?\s*(.*?)\s*```\Z", re.S)
@@ -51,7 +52,9 @@ def _history_call(message: dict[str, Any], field_name: str) -> dict[str, Any]:
             raise DataError("bad_field", "not a list of calls", field=field_name)
         calls = [ToolCall.from_dict(c, f"{field_name}[{j}]") for j, c in enumerate(raw)]
     except DataError as err:
-        raise DataError("history_call_not_parsed", f"assistant turn kept as text: {err.message}", field=err.field) from None
+        raise DataError(
+            "history_call_not_parsed", f"assistant turn kept as text: {err.message}", field=err.field
+        ) from None
     return call_message(calls)
 
 
@@ -84,7 +87,9 @@ def read_hammer_eval(
         result.rows_read += 1
         try:
             if not isinstance(rec, dict):
-                raise DataError("bad_field", f"a row must be an object, got {type(rec).__name__}", row=i, source=source)
+                raise DataError(
+                    "bad_field", f"a row must be an object, got {type(rec).__name__}", row=i, source=source
+                )
             query = rec.get("query")
             if isinstance(query, list):
                 try:
@@ -102,7 +107,9 @@ def read_hammer_eval(
                 query = messages
                 if unparsed:
                     result.warn(unparsed.located(row=i, source=source))
-            ex = build_example(query, rec.get("tools"), rec.get("answers"), source=source, row=i, validate=validate, result=result)
+            ex = build_example(
+                query, rec.get("tools"), rec.get("answers"), source=source, row=i, validate=validate, result=result
+            )
         except DataError as err:
             result.reject(err, strict)
             continue

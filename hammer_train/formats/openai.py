@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from ..schema import DataError, ToolCall
 from ._common import ReadResult, Turn, call_message, emit_conversation
 
+
 __all__ = ["read_openai"]
 
 
@@ -25,7 +26,9 @@ def _content(value: Any, fld: str) -> str:
         texts = [p.get("text") for p in value if isinstance(p, dict) and p.get("type") == "text"]
         if all(isinstance(t, str) for t in texts):
             return "".join(texts)
-    raise DataError("bad_field", f"message content must be a string or text parts, got {type(value).__name__}", field=fld)
+    raise DataError(
+        "bad_field", f"message content must be a string or text parts, got {type(value).__name__}", field=fld
+    )
 
 
 def _turn(i: int, msg: Any) -> Turn:
@@ -41,7 +44,9 @@ def _turn(i: int, msg: Any) -> Turn:
         if is_call:
             raw = msg["tool_calls"]
             if role != "assistant" or not isinstance(raw, list):
-                raise DataError("bad_field", "tool_calls must be a list on an assistant message", field=f"{fld}.tool_calls")
+                raise DataError(
+                    "bad_field", "tool_calls must be a list on an assistant message", field=f"{fld}.tool_calls"
+                )
             calls = [ToolCall.from_dict(c, f"{fld}.tool_calls[{j}]") for j, c in enumerate(raw)]
             return Turn(message=call_message(calls, content), is_call=True, calls=calls)
         out = {"role": role, "content": content}
@@ -84,11 +89,21 @@ def read_openai(
         result.rows_read += 1
         msgs = rec.get("messages") if isinstance(rec, dict) else None
         if not isinstance(msgs, list) or not msgs:
-            result.reject(DataError("bad_field", "messages must be a non-empty list", row=i, field="messages", source=source), strict)
+            result.reject(
+                DataError("bad_field", "messages must be a non-empty list", row=i, field="messages", source=source),
+                strict,
+            )
             continue
         turns = [_turn(j, m) for j, m in enumerate(msgs)]
         emit_conversation(
-            result, turns, rec.get("tools"), source=source, row=i, strict=strict, validate=validate, turn_field="messages",
+            result,
+            turns,
+            rec.get("tools"),
+            source=source,
+            row=i,
+            strict=strict,
+            validate=validate,
+            turn_field="messages",
             calls_field="messages[{k}].tool_calls",
         )
     return result

@@ -18,9 +18,18 @@ from typing import Any, Iterable
 from ..schema import DataError, ToolCall, parse_json_field
 from ._common import ReadResult, Turn, call_message, emit_conversation
 
+
 __all__ = ["read_sharegpt"]
 
-_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "observation": "tool", "tool": "tool", "system": "system"}
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+    "system": "system",
+}
 _CALL_ROLES = ("function_call", "tool_call")
 
 
@@ -31,12 +40,18 @@ def _turn(i: int, turn: Any) -> Turn:
             raise DataError("bad_field", f"a turn must be an object, got {type(turn).__name__}", field=fld)
         role, value = turn.get("from"), turn.get("value")
         if not isinstance(value, str):
-            raise DataError("bad_field", f"turn value must be a string, got {type(value).__name__}", field=f"{fld}.value")
+            raise DataError(
+                "bad_field", f"turn value must be a string, got {type(value).__name__}", field=f"{fld}.value"
+            )
         if role in _CALL_ROLES:
             raw = parse_json_field(value, f"{fld}.value")
             raw = [raw] if isinstance(raw, dict) else raw
             if not isinstance(raw, list) or not raw:
-                raise DataError("bad_field", "a function_call turn must hold a call or a non-empty list of calls", field=f"{fld}.value")
+                raise DataError(
+                    "bad_field",
+                    "a function_call turn must hold a call or a non-empty list of calls",
+                    field=f"{fld}.value",
+                )
             calls = [ToolCall.from_dict(c, f"{fld}.value[{j}]") for j, c in enumerate(raw)]
             return Turn(message=call_message(calls), is_call=True, calls=calls)
         if role not in _ROLES:
@@ -82,7 +97,12 @@ def read_sharegpt(
         result.rows_read += 1
         conv = rec.get("conversations") if isinstance(rec, dict) else None
         if not isinstance(conv, list) or not conv:
-            result.reject(DataError("bad_field", "conversations must be a non-empty list", row=i, field="conversations", source=source), strict)
+            result.reject(
+                DataError(
+                    "bad_field", "conversations must be a non-empty list", row=i, field="conversations", source=source
+                ),
+                strict,
+            )
             continue
         turns = [_turn(j, t) for j, t in enumerate(conv)]
         offset = 0
@@ -91,8 +111,15 @@ def read_sharegpt(
             turns.insert(0, Turn(message={"role": "system", "content": system}))
             offset = 1
         emit_conversation(
-            result, turns, rec.get("tools"),
-            source=source, row=i, strict=strict, validate=validate, turn_field="conversations",
-            calls_field="conversations[{k}].value", offset=offset,
+            result,
+            turns,
+            rec.get("tools"),
+            source=source,
+            row=i,
+            strict=strict,
+            validate=validate,
+            turn_field="conversations",
+            calls_field="conversations[{k}].value",
+            offset=offset,
         )
     return result

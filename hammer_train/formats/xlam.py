@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from ..schema import DataError
 from ._common import ReadResult, build_example
 
+
 __all__ = ["read_xlam"]
 
 
@@ -47,15 +48,25 @@ def read_xlam(
         result.rows_read += 1
         try:
             if not isinstance(rec, dict):
-                raise DataError("bad_field", f"a row must be an object, got {type(rec).__name__}", row=i, source=source)
+                raise DataError(
+                    "bad_field", f"a row must be an object, got {type(rec).__name__}", row=i, source=source
+                )
             ex = build_example(
-                rec.get("query"), rec.get("tools"), rec.get("answers"),
-                source=source, row=i, kind=kind, validate=validate, result=result,
+                rec.get("query"),
+                rec.get("tools"),
+                rec.get("answers"),
+                source=source,
+                row=i,
+                kind=kind,
+                validate=validate,
+                result=result,
             )
             if kind is None and not ex.answers:
                 ex.kind = "irrelevance"
             if ex.kind == "irrelevance" and ex.answers:
-                raise DataError("bad_field", "an irrelevance row must have no answers", row=i, field="answers", source=source)
+                raise DataError(
+                    "bad_field", "an irrelevance row must have no answers", row=i, field="answers", source=source
+                )
         except DataError as err:
             result.reject(err, strict)
             continue

@@ -32,6 +32,7 @@ from bfcl_eval.constants.model_config import MODEL_CONFIG_MAPPING
 from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
 from bfcl_eval.utils import load_dataset_entry, load_ground_truth_entry
 
+
 # category -> (rows, calls whose arguments get edited); parallel rows are long, so fewer of them
 CATEGORIES = {
     "simple_python": (32, 1),
@@ -262,7 +263,9 @@ def variants(row, gt, funcs, edited_calls):
                 if isinstance(v[k0], str):
                     yield (
                         f"{tag}_dict_value_upper_{p}",
-                        edit(i, lambda c, p=p, k0=k0: c["arguments"][p].__setitem__(k0, c["arguments"][p][k0].upper())),
+                        edit(
+                            i, lambda c, p=p, k0=k0: c["arguments"][p].__setitem__(k0, c["arguments"][p][k0].upper())
+                        ),
                     )
                     yield (
                         f"{tag}_dict_value_wrong_{p}",

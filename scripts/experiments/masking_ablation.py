@@ -11,5 +11,6 @@ import sys
 
 from hammer_train.ablation import main
 
+
 if __name__ == "__main__":
     sys.exit(main())
