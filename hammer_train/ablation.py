@@ -9,7 +9,8 @@ levers (Hammer paper, arXiv 2410.04587, sections 3.1-3.2):
 
 Each is a point of :mod:`hammer_train.sweep` (folder ``irr<r>-mask<p>`` under the sweep folder),
 so the points are shared with an irrelevance sweep run into the same folder and a finished point
-is never trained again. Every adapter is scored plain and with renamed tools
+is never trained again; the folder's ``sweep.json`` and ``results.*`` cover every run in it
+(:func:`hammer_train.sweep.write_report`). Every adapter is scored plain and with renamed tools
 (``<benchmark>_renamed``: names masked by our masking, predictions mapped back) plus BFCL
 irrelevance; :func:`ablation_table` puts the three side by side with training and evaluation
 wall times.
@@ -21,11 +22,12 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .sweep import Runner, SweepSpec, point_metrics, read_json_or_none, run_sweep
+from .sweep import Runner, SweepSpec, point_results, read_json_or_none, run_sweep
+from .tables import Column, markdown_table
 
 
 __all__ = ["RUNS", "DEFAULT_BENCHMARKS", "ablation_specs", "ablation_rows", "ablation_table", "main"]
@@ -81,56 +83,69 @@ def _train_seconds(folder: Path) -> float | None:
 def ablation_rows(specs: dict[str, SweepSpec]) -> list[dict[str, Any]]:
     """One row per run: ``run``, the recipe fields, ``folder``, ``train_s`` (``train_runtime``
     from ``train_log.json``), ``eval_s`` (``meta.wall_seconds`` of ``results.json``), ``subset``
-    (per benchmark the rows used) and every metric of :func:`hammer_train.sweep.point_metrics`
-    (``None`` where a run has not finished)."""
+    (per benchmark the rows used), every score of
+    :meth:`hammer_train.results.Results.summary` (``None`` where a run has not finished) and
+    ``error`` for a ``results.json`` that cannot be read."""
     rows = []
     for name, spec in specs.items():
         point = spec.points()[0]
-        results = read_json_or_none(point.output_dir / "results.json")
-        meta = results.get("meta", {}) if isinstance(results, dict) else {}
-        benches = results.get("benchmarks", {}) if isinstance(results, dict) else {}
-        rows.append(
-            {
-                "run": name,
-                **point.values,
-                "folder": str(point.output_dir),
-                "train_s": _train_seconds(point.output_dir),
-                "eval_s": meta.get("wall_seconds"),
-                "subset": {b: d.get("subset") for b, d in benches.items() if isinstance(d, dict)},
-                **(point_metrics(results) if isinstance(results, dict) else {}),
-            }
-        )
+        results, error = point_results(point.output_dir)
+        row = {
+            "run": name,
+            **point.values,
+            "folder": str(point.output_dir),
+            "train_s": _train_seconds(point.output_dir),
+            "eval_s": results.meta.wall_seconds if results else None,
+            "subset": {b: r.subset for b, r in results.benchmarks.items()} if results else {},
+            **(results.summary() if results else {}),
+        }
+        if error:
+            row["error"] = error
+        rows.append(row)
     return rows
 
 
-def _f(v: Any, digits: int = 2) -> str:
-    return "-" if not isinstance(v, (int, float)) else f"{v:.{digits}f}"
+def _pair(bench: str) -> Callable[[dict[str, Any]], tuple]:
+    return lambda r: (r.get(f"{bench}.api_f1"), r.get(f"{bench}.args_f1"))
 
 
-def _pair(row: dict[str, Any], bench: str) -> str:
-    return f"{_f(row.get(bench + '.api_f1'))} / {_f(row.get(bench + '.args_f1'))}"
+def _minutes(key: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda r: r[key] / 60 if isinstance(r.get(key), (int, float)) else None
+
+
+def _drop(r: dict[str, Any]) -> float | None:
+    a, b = r.get("sealtool.api_f1"), r.get("sealtool_renamed.api_f1")
+    return a - b if a is not None and b is not None else None
+
+
+_COLUMNS = [
+    Column("run", lambda r: r["run"]),
+    Column("masked rows", lambda r: r.get("masking_row_prob"), digits=2),
+    Column("irrelevance share", lambda r: r.get("irrelevance_ratio"), digits=2),
+    Column("Seal-Tools F1 api / args", _pair("sealtool"), digits=2),
+    Column("renamed F1 api / args", _pair("sealtool_renamed"), digits=2),
+    Column("api F1 drop", _drop, digits=2),
+    Column("BFCL simple AST", lambda r: r.get("bfcl_simple.bfcl_ast"), digits=2),
+    Column("renamed AST", lambda r: r.get("bfcl_simple_renamed.bfcl_ast"), digits=2),
+    Column("BFCL irrelevance acc", lambda r: r.get("bfcl_irrelevance.irrelevance"), digits=2),
+    Column("train min", _minutes("train_s"), digits=1),
+    Column("eval min", _minutes("eval_s"), digits=1),
+]
+
+
+def _failed(r: dict[str, Any]) -> int:
+    return sum(v for k, v in r.items() if k.endswith(".failed_requests"))
 
 
 def ablation_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The markdown table: per run, the masking and irrelevance settings, Seal-Tools Hammer F1
-    (functions / arguments) plain and renamed and the drop in function F1, BFCL simple AST
-    accuracy plain and renamed, BFCL irrelevance accuracy, training and evaluation minutes."""
-    lines = [
-        "| run | masked rows | irrelevance share | Seal-Tools F1 api / args | renamed F1 api / args | api F1 drop | BFCL simple AST | renamed AST | BFCL irrelevance acc | train min | eval min |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        mins = [_f(r[k] / 60, 1) if isinstance(r.get(k), (int, float)) else "-" for k in ("train_s", "eval_s")]
-        drop = "-"
-        a, b = r.get("sealtool.api_f1"), r.get("sealtool_renamed.api_f1")
-        if a is not None and b is not None:
-            drop = f"{a - b:.2f}"
-        lines.append(
-            f"| {r['run']} | {_f(r['masking_row_prob'])} | {_f(r['irrelevance_ratio'])} | {_pair(r, 'sealtool')} | {_pair(r, 'sealtool_renamed')} "
-            f"| {drop} | {_f(r.get('bfcl_simple.bfcl_ast'))} | {_f(r.get('bfcl_simple_renamed.bfcl_ast'))} | {_f(r.get('bfcl_irrelevance.irrelevance'))} "
-            f"| {mins[0]} | {mins[1]} |"
-        )
-    return "\n".join(lines) + "\n"
+    """The markdown table (:func:`hammer_train.tables.markdown_table`): per run, the masking and
+    irrelevance settings, Seal-Tools Hammer F1 (functions / arguments) plain and renamed and the
+    drop in function F1, BFCL simple AST accuracy plain and renamed, BFCL irrelevance accuracy,
+    training and evaluation minutes, and failed requests when a run has any."""
+    columns = list(_COLUMNS)
+    if any(_failed(r) for r in rows):
+        columns.append(Column("failed requests", _failed))
+    return markdown_table(rows, columns) + "\n"
 
 
 def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int:

@@ -42,6 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import tables
+from .results import Results
+
 
 __all__ = [
     "AXES",
@@ -62,7 +65,9 @@ __all__ = [
     "shell_line",
     "subprocess_runner",
     "run_sweep",
-    "point_metrics",
+    "read_manifest",
+    "point_results",
+    "report_points",
     "collect",
     "write_csv",
     "markdown_table",
@@ -420,19 +425,85 @@ class SweepOutcome:
     failed: dict[str, int] = field(default_factory=dict)
 
 
-def _write_manifest(spec: SweepSpec, points: Sequence[SweepPoint]) -> None:
-    Path(spec.sweep_dir).mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "name": spec.name,
+def _settings(spec: SweepSpec) -> dict[str, Any]:
+    """What decides a point's training and evaluation besides its swept values."""
+    return {
         "recipe": str(spec.recipe),
-        "axes": spec.axes,
-        "overrides": spec.overrides,
+        "overrides": list(spec.overrides),
         "benchmarks": spec.benchmarks,
         "limit": spec.limit,
-        "eval_args": spec.eval_args,
-        "points": {p.name: p.values for p in points},
+        "eval_args": list(spec.eval_args),
     }
-    (Path(spec.sweep_dir) / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
+
+
+def read_manifest(sweep_dir: str | Path) -> dict[str, Any]:
+    """The folder's ``sweep.json``: ``{"name", "points": {point: values}, "sweeps": [{"recipe",
+    "overrides", "benchmarks", "limit", "eval_args", "axes", "points": [point, ...]}]}``, one
+    ``sweeps`` entry per set of settings that ran points here (a masking ablation and an
+    irrelevance sweep can share a folder). A manifest of the older one-sweep layout is read as one
+    entry; no file gives an empty manifest.
+
+    Raises:
+        ValueError: ``sweep.json`` exists but is not a manifest (the path is named).
+    """
+    path = Path(sweep_dir) / MANIFEST_FILE
+    if not path.is_file():
+        return {"name": Path(sweep_dir).resolve().name, "points": {}, "sweeps": []}
+    data = read_json_or_none(path)
+    if not isinstance(data, dict) or not isinstance(data.get("points"), dict):
+        raise ValueError(f"{path}: not a sweep manifest (no 'points' object); fix or delete it")
+    if "sweeps" not in data:  # one sweep per folder, as written before several could share it
+        old = {k: data.get(k) for k in ("recipe", "overrides", "benchmarks", "limit", "eval_args")}
+        data = {
+            "name": data.get("name"),
+            "points": data["points"],
+            "sweeps": [{**old, "points": list(data["points"])}],
+        }
+    return data
+
+
+def _write_manifest(spec: SweepSpec, points: Sequence[SweepPoint], log: Callable[[str], None] | None = None) -> None:
+    """Add ``points`` to the folder's manifest (:func:`read_manifest`) under ``spec``'s settings.
+
+    A point already recorded under other settings keeps them when it is finished (it will not
+    run again, so its results are theirs; ``log`` says so), and moves to ``spec``'s entry when it
+    is not (it will run with ``spec``). Entries left without points are dropped; each entry's
+    ``axes`` are the values of its points. Written atomically (a temporary file renamed).
+    """
+    sweep_dir = Path(spec.sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(sweep_dir)
+    manifest["name"] = spec.name
+    entries: list[dict[str, Any]] = manifest["sweeps"]
+    settings = _settings(spec)
+    entry = next((e for e in entries if {k: e.get(k) for k in settings} == settings), None)
+    if entry is None:
+        entry = {**settings, "points": []}
+        entries.append(entry)
+    for p in points:
+        owner = next((e for e in entries if p.name in e["points"]), None)
+        if owner is not None and owner is not entry:
+            if point_status(p.output_dir) == "done":
+                if log:
+                    other = {k: owner.get(k) for k in settings if owner.get(k) != settings[k]}
+                    log(f"[sweep] {p.name}: finished earlier with other settings {other}; kept, not run again")
+                continue
+            owner["points"].remove(p.name)
+        if p.name not in entry["points"]:
+            entry["points"].append(p.name)
+        manifest["points"][p.name] = p.values
+    manifest["sweeps"] = [e for e in entries if e["points"]]
+    for e in manifest["sweeps"]:
+        axes: dict[str, list[float]] = {}
+        for name in e["points"]:
+            for k, v in manifest["points"][name].items():
+                values = axes.setdefault(k, [])
+                if v not in values:
+                    values.append(v)
+        e["axes"] = axes
+    tmp = sweep_dir / (MANIFEST_FILE + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(sweep_dir / MANIFEST_FILE)
 
 
 def run_sweep(spec: SweepSpec, runner: Runner | None = None, log: Callable[[str], None] = print) -> SweepOutcome:
@@ -450,7 +521,7 @@ def run_sweep(spec: SweepSpec, runner: Runner | None = None, log: Callable[[str]
     """
     runner = runner or subprocess_runner
     points = spec.points()
-    _write_manifest(spec, points)
+    _write_manifest(spec, points, log)
     env = {**os.environ, "WANDB_RUN_GROUP": spec.name}
     outcome = SweepOutcome()
     for i, point in enumerate(points, 1):
@@ -486,79 +557,17 @@ def _num(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-_BENCH_KEYS = ("hammer", "irrelevance", "bfcl_ast", "strict", "api_f1", "accuracy")
-
-
-def _benchmarks(results: Any) -> dict[str, dict]:
-    """Benchmark name -> its dict, from an evaluation results file (top level or under
-    ``"benchmarks"`` / ``"results"``)."""
-    if not isinstance(results, dict):
-        return {}
-    for key in ("benchmarks", "results"):
-        inner = results.get(key)
-        if isinstance(inner, dict) and any(isinstance(v, dict) for v in inner.values()):
-            results = inner
-            break
-    return {k: v for k, v in results.items() if isinstance(v, dict) and any(b in v for b in _BENCH_KEYS)}
-
-
-def point_metrics(results: Any) -> dict[str, float | None]:
-    """Scores of one point from its ``results.json``, read defensively.
-
-    Per benchmark ``B`` (a dict in the file with ``hammer`` / ``irrelevance`` / ``bfcl_ast``
-    entries; a number stands for the dict's headline value): ``B.api_f1`` and ``B.args_f1``
-    (Hammer F1; only for benchmarks with call rows), ``B.bfcl_ast`` (BFCL AST accuracy), ``B.irrelevance`` (irrelevance accuracy).
-
-    Summary: ``call_accuracy`` is the mean over benchmarks with call rows of BFCL AST accuracy
-    where there is one, else Hammer API F1; ``irrelevance_accuracy`` is the mean over benchmarks
-    with refusal rows of irrelevance accuracy (for a BFCL irrelevance benchmark with only an AST
-    score, that score). A benchmark has call rows when its irrelevance dict counts relevance rows
-    or its Hammer dict gold calls (by its name not containing "irrelevance" when neither is known).
-    Renamed and shuffled variants (``renamed_from`` / ``shuffled_from`` set) get columns but stay
-    out of the summary.
-
-    Returns:
-        ``{"call_accuracy", "irrelevance_accuracy", "B.api_f1", ...}``; ``None`` where unknown.
-    """
-    out: dict[str, float | None] = {}
-    calls: list[float] = []
-    refusals: list[float] = []
-    for bench, d in _benchmarks(results).items():
-        hammer = d.get("hammer")
-        api_f1 = _num(hammer.get("api_f1")) if isinstance(hammer, dict) else _num(hammer)
-        if api_f1 is None:
-            api_f1 = _num(d.get("api_f1"))
-        args_f1 = _num(hammer.get("args_f1")) if isinstance(hammer, dict) else _num(d.get("args_f1"))
-        ast = d.get("bfcl_ast")
-        ast_acc = _num(ast.get("accuracy")) if isinstance(ast, dict) else _num(ast)
-        irr = d.get("irrelevance")
-        irr_acc = _num(irr.get("irrelevance_accuracy", irr.get("accuracy"))) if isinstance(irr, dict) else _num(irr)
-        irr_named = "irrelevance" in bench.lower()
-        if irr_acc is None and irr_named and ast_acc is not None:
-            irr_acc = ast_acc
-        rel_n = _num(irr.get("relevance_n")) if isinstance(irr, dict) else None
-        gold_calls = _num(hammer.get("gold_calls")) if isinstance(hammer, dict) else None
-        if rel_n is not None or gold_calls is not None:
-            has_calls = (rel_n or 0) > 0 or (gold_calls or 0) > 0
-        else:
-            has_calls = not irr_named
-        if not has_calls:  # F1 of a refusal-only benchmark is 0 by construction: not a score
-            api_f1 = args_f1 = None
-        for key, v in (("api_f1", api_f1), ("args_f1", args_f1), ("bfcl_ast", ast_acc), ("irrelevance", irr_acc)):
-            if v is not None:
-                out[f"{bench}.{key}"] = v
-        if d.get("renamed_from") or d.get("shuffled_from"):  # a robustness variant, not the headline
-            continue
-        call = ast_acc if ast_acc is not None else api_f1
-        if has_calls and call is not None:
-            calls.append(call)
-        if irr_acc is not None:
-            refusals.append(irr_acc)
-    summary: dict[str, float | None] = {
-        "call_accuracy": sum(calls) / len(calls) if calls else None,
-        "irrelevance_accuracy": sum(refusals) / len(refusals) if refusals else None,
-    }
-    return {**summary, **out}
+def point_results(folder: str | Path) -> tuple[Results | None, str | None]:
+    """A point's ``results.json`` as :class:`~hammer_train.results.Results`: ``(results, None)``,
+    ``(None, None)`` when there is no file yet, or ``(None, reason)`` when it cannot be read (not
+    JSON, or not a results file; the reason names the file and field)."""
+    path = Path(folder) / RESULTS_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        return Results.load(path), None
+    except (OSError, ValueError) as exc:
+        return None, str(exc)
 
 
 def _train_facts(folder: Path) -> dict[str, float | None]:
@@ -581,20 +590,31 @@ def _train_facts(folder: Path) -> dict[str, float | None]:
     return {"achieved_irrelevance_ratio": achieved, "final_loss": loss}
 
 
+def report_points(spec: SweepSpec) -> list[SweepPoint]:
+    """The points a folder's report covers: every point of its manifest (:func:`read_manifest`),
+    in the order recorded, then the points of ``spec`` not recorded there."""
+    recorded = read_manifest(spec.sweep_dir)["points"]
+    points = [SweepPoint(n, dict(v), Path(spec.sweep_dir) / n) for n, v in recorded.items()]
+    return points + [p for p in spec.points() if p.name not in recorded]
+
+
 def collect(spec: SweepSpec) -> list[dict[str, Any]]:
-    """One row per grid point: ``point``, the swept values, ``status`` (see :func:`point_status`),
-    ``achieved_irrelevance_ratio`` (from ``data_report.json``), ``final_loss`` (last logged
-    training loss, ``train_log.json``) and :func:`point_metrics` of ``results.json``."""
+    """One row per point of :func:`report_points`: ``point``, the swept values, ``status`` (see
+    :func:`point_status`), ``achieved_irrelevance_ratio`` (from ``data_report.json``),
+    ``final_loss`` (last logged training loss, ``train_log.json``), then
+    :meth:`~hammer_train.results.Results.summary` of ``results.json`` (``call_accuracy``,
+    ``irrelevance_accuracy``, ``B.api_f1``...; ``None`` where unknown) and ``error`` for a
+    ``results.json`` that cannot be read."""
     rows = []
-    for point in spec.points():
+    for point in report_points(spec):
         row: dict[str, Any] = {"point": point.name, **point.values, "status": point_status(point.output_dir)}
         row.update(_train_facts(point.output_dir))
-        results = read_json_or_none(point.output_dir / RESULTS_FILE)
-        row.update(
-            point_metrics(results)
-            if isinstance(results, dict)
-            else {"call_accuracy": None, "irrelevance_accuracy": None}
-        )
+        row.update({"call_accuracy": None, "irrelevance_accuracy": None})
+        results, error = point_results(point.output_dir)
+        if results is not None:
+            row.update(results.summary())
+        if error:
+            row["error"] = error
         rows.append(row)
     return rows
 
@@ -621,36 +641,27 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     return path
 
 
-def _cell(v: Any) -> str:
-    if v is None or v == "":
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
+def _axis_cell(v: Any) -> str:
+    return format_value(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else tables.cell(v)
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], axes: Sequence[str] = tuple(AXES), title: str | None = None) -> str:
-    """The collected rows as a Markdown table (scores to 3 decimals, the swept ``axes`` as typed,
-    ``–`` where unknown), with the best call and irrelevance accuracy in bold and a line on how
-    they are computed."""
-    cols = [c for c in _columns(rows) if c not in ("final_loss",)]
-    best = {}
-    for key in ("call_accuracy", "irrelevance_accuracy"):
-        vals = [r.get(key) for r in rows if isinstance(r.get(key), float)]
-        best[key] = max(vals) if vals else None
-    lines = []
-    if title:
-        lines += [f"# {title}", ""]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for r in rows:
-        cells = []
-        for c in cols:
-            cell = format_value(r[c]) if c in axes and isinstance(r.get(c), (int, float)) else _cell(r.get(c))
-            if c in best and best[c] is not None and r.get(c) == best[c]:
-                cell = f"**{cell}**"
-            cells.append(cell)
-        lines.append("| " + " | ".join(cells) + " |")
+    """The collected rows as a Markdown table (:func:`hammer_train.tables.markdown_table`: scores
+    to 3 decimals, the swept ``axes`` as typed, ``-`` where unknown), with the best call and
+    irrelevance accuracy in bold and a line on how they are computed."""
+    columns = [
+        tables.Column(
+            c,
+            lambda r, c=c: r.get(c),
+            fmt=_axis_cell if c in axes else None,
+            bold_max=c in ("call_accuracy", "irrelevance_accuracy"),
+        )
+        for c in _columns(rows)
+        if c != "final_loss"
+    ]
+    lines = [f"# {title}", ""] if title else []
     lines += [
+        tables.markdown_table(rows, columns),
         "",
         "call_accuracy: mean over benchmarks with call rows of BFCL AST accuracy (Hammer API F1 where "
         "there is no AST score); irrelevance_accuracy: mean over benchmarks with refusal rows of the share "
@@ -725,21 +736,30 @@ def plot_sweep(
 
 
 def write_report(spec: SweepSpec) -> dict[str, Path]:
-    """Collect every point and write ``results.csv``, ``results.md`` and ``irrelevance_sweep.png``
-    into the sweep folder.
+    """Record ``spec``'s points in the folder's ``sweep.json`` (:func:`_write_manifest`), then
+    collect every point recorded there (:func:`collect`) and write ``results.csv``,
+    ``results.md`` and ``irrelevance_sweep.png`` into the sweep folder. So several sweeps run into
+    one folder (the masking ablation runs three) leave one manifest and one report that describe
+    all of their points, not only the last sweep's.
 
     Returns:
         ``{"csv": path, "md": path, "png": path}``.
+
+    Raises:
+        ValueError: an unreadable ``sweep.json`` (see :func:`read_manifest`).
     """
     sweep_dir = Path(spec.sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    _write_manifest(spec, spec.points())
+    manifest = read_manifest(sweep_dir)
     rows = collect(spec)
-    x_axis = "irrelevance_ratio" if "irrelevance_ratio" in spec.axes else next(iter(spec.axes))
+    axes: list[str] = []
+    for values in manifest["points"].values():
+        axes += [k for k in values if k not in axes]
+    x_axis = "irrelevance_ratio" if "irrelevance_ratio" in axes else axes[0]
+    recipes = ", ".join(dict.fromkeys(str(e["recipe"]) for e in manifest["sweeps"]))
     return {
         "csv": write_csv(rows, sweep_dir / CSV_FILE),
-        "md": _write_text(
-            sweep_dir / MD_FILE, markdown_table(rows, list(spec.axes), title=f"Sweep {spec.name}: {spec.recipe}")
-        ),
+        "md": _write_text(sweep_dir / MD_FILE, markdown_table(rows, axes, title=f"Sweep {spec.name}: {recipes}")),
         "png": plot_sweep(rows, sweep_dir / PNG_FILE, x_axis=x_axis, title=f"{spec.name}"),
     }
 

@@ -20,12 +20,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .card import push_adapter, update_model_card, write_model_card  # update_model_card: re-export
 from .config import HammerArguments, RecipeError
 
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["train", "resolved_recipe", "write_model_card"]
+__all__ = ["train", "resolved_recipe", "write_model_card", "update_model_card"]
 
 
 def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> dict[str, Any]:
@@ -56,112 +57,6 @@ def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config:
                 value = str(value)
             out[f.name] = value
     return out
-
-
-def write_model_card(
-    output_dir: str | Path, recipe: dict[str, Any], report: dict[str, Any], metrics: dict[str, Any] | None = None
-) -> Path:
-    """Write ``README.md`` (Hub model card with YAML front matter) into ``output_dir``.
-
-    Args:
-        recipe: :func:`resolved_recipe` output.
-        report: the data report (``DataReport.to_dict()``).
-        metrics: evaluation results to show, e.g. ``{"sealtool": {"api_f1": 0.8}}``; read from
-            ``output_dir/eval_results.json`` when ``None`` and that file exists.
-
-    Returns:
-        The card's path.
-    """
-    output_dir = Path(output_dir)
-    if metrics is None and (output_dir / "eval_results.json").is_file():
-        metrics = json.loads((output_dir / "eval_results.json").read_text())
-    base = recipe.get("model_name_or_path", "")
-    hub_base = base if base and not base.startswith(("pypi:", "/", ".")) and not base.endswith(".gguf") else None
-    sources = recipe.get("sources", [])
-    mix = "\n".join(f"- `{s.get('format')}`: `{s.get('path')}` (weight {s.get('weight', 1.0)})" for s in sources)
-    irr = report.get("irrelevance", {})
-    settings = report.get("settings", {})
-    masking = report.get("masking", {})
-    lines = [
-        "---",
-        "library_name: peft",
-        "tags:",
-        "- function-calling",
-        "- tool-use",
-        "- hammer-train",
-        "- lora",
-        "- trl",
-        "- sft",
-    ]
-    if hub_base:
-        lines.append(f"base_model: {hub_base}")
-    lines += ["---", "", f"# {output_dir.name}", ""]
-    lines.append(
-        "A LoRA adapter for function calling, trained with hammer-train the way the Hammer models "
-        "were trained (function masking and irrelevance augmentation; arXiv 2410.04587), on TRL's `SFTTrainer`."
-    )
-    lines += ["", "## Base model", "", f"`{base}`", "", "## Data mix", "", mix or "-", ""]
-    lines += [
-        "## Masking and irrelevance",
-        "",
-        f"- prompt style: `{settings.get('prompt_style')}`",
-        f"- masking: `{settings.get('masking_mode')}`, share of rows masked {settings.get('masking_row_prob')}, "
-        f"copies {settings.get('masking_copies')}; rows masked by kind (first epoch): {masking.get('by_kind')}",
-        f"- irrelevance share: target {irr.get('target_ratio', settings.get('irrelevance_ratio'))}, "
-        f"achieved {irr.get('achieved_ratio')}",
-        f"- rows trained on: {report.get('final_rows')}",
-        "",
-        "## Training",
-        "",
-        "| setting | value |",
-        "|---|---|",
-    ]
-    for key in (
-        "learning_rate",
-        "lr_scheduler_type",
-        "num_train_epochs",
-        "max_steps",
-        "per_device_train_batch_size",
-        "gradient_accumulation_steps",
-        "max_length",
-        "lora_r",
-        "lora_alpha",
-        "lora_target_modules",
-        "load_in_4bit",
-        "seed",
-    ):
-        if key in recipe:
-            lines.append(f"| {key} | {recipe[key]} |")
-    lines += ["", "## Evaluation", ""]
-    if metrics:
-        lines += ["| benchmark | metric | value |", "|---|---|---|"]
-        for bench, vals in metrics.items():
-            if isinstance(vals, dict):
-                for k, v in vals.items():
-                    if isinstance(v, (int, float, str)):  # numbers, and the subset scored ("first 100 of 294 rows")
-                        lines.append(
-                            f"| {bench} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {bench} | {k} | {v} |"
-                        )
-    else:
-        lines.append("Not evaluated yet: run `python scripts/evaluate.py BASE --adapter THIS_FOLDER`.")
-    lines += [
-        "",
-        "## Use",
-        "",
-        "```python",
-        "from peft import AutoPeftModelForCausalLM",
-        "from transformers import AutoTokenizer",
-        f'model = AutoPeftModelForCausalLM.from_pretrained("{output_dir.name}")',
-        f'tokenizer = AutoTokenizer.from_pretrained("{output_dir.name}")',
-        "```",
-        "",
-        "The prompt is Hammer's (four fenced blocks; see `hammer_train.prompts`) and the answer a JSON list of "
-        '`{"name", "arguments"}` calls in a ``` fence, `[]` when no tool fits.',
-        "",
-    ]
-    path = output_dir / "README.md"
-    path.write_text("\n".join(lines))
-    return path
 
 
 def _model_init_kwargs(sft_config: Any, model_config: Any) -> dict[str, Any]:
@@ -280,78 +175,3 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     if hasattr(trainer, "end"):
         trainer.end()
     return out
-
-
-def card_metrics(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The headline numbers of an evaluation results dict (``scripts/evaluate.py``'s JSON) for a
-    model card: per benchmark the rows used, Hammer F1 (function / argument), BFCL AST accuracy,
-    irrelevance accuracy and format errors, where the benchmark has them.
-
-    Returns:
-        ``{benchmark: {"subset", "hammer_api_f1", "hammer_args_f1", "bfcl_ast_accuracy",
-        "irrelevance_accuracy", "format_errors"}}`` (keys present only when known).
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for bench, r in (results.get("benchmarks") or {}).items():
-        if not isinstance(r, dict):
-            continue
-        m: dict[str, Any] = {"subset": r.get("subset"), "format_errors": r.get("format_errors")}
-        hammer, ast, irr = r.get("hammer") or {}, r.get("bfcl_ast") or {}, r.get("irrelevance") or {}
-        if hammer.get("gold_calls"):
-            m["hammer_api_f1"], m["hammer_args_f1"] = hammer.get("api_f1"), hammer.get("args_f1")
-        if "accuracy" in ast:
-            m["bfcl_ast_accuracy"] = ast["accuracy"]
-        if irr.get("irrelevance_n"):
-            m["irrelevance_accuracy"] = irr.get("irrelevance_accuracy")
-        out[bench] = {k: v for k, v in m.items() if v is not None}
-    return out
-
-
-def update_model_card(folder: str | Path, results: dict[str, Any]) -> Path:
-    """Add evaluation results to an adapter folder written by :func:`train`: merge
-    :func:`card_metrics` of ``results`` into ``eval_results.json`` (a benchmark scored again
-    replaces its entry) and rewrite ``README.md`` from ``recipe.yaml``, ``data_report.json`` and
-    those metrics.
-
-    Raises:
-        FileNotFoundError: ``folder`` has no ``recipe.yaml`` or ``data_report.json`` (not an
-            output folder of ``scripts/train.py``).
-    """
-    import yaml
-
-    folder = Path(folder)
-    recipe_path, report_path = folder / "recipe.yaml", folder / "data_report.json"
-    for path in (recipe_path, report_path):
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} is missing: the model card is updated only in a folder written by scripts/train.py"
-            )
-    metrics_path = folder / "eval_results.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    metrics.update(card_metrics(results))
-    metrics_path.write_text(json.dumps(metrics, indent=1))
-    return write_model_card(
-        folder, yaml.safe_load(recipe_path.read_text()), json.loads(report_path.read_text()), metrics
-    )
-
-
-def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str:
-    """Upload an output folder (adapter, tokenizer, card, recipe, report) to the Hub.
-
-    The token comes from ``HF_TOKEN`` or the HF cache (``huggingface_hub`` resolves it); it is
-    never read, printed or logged here. Checkpoints and ``merged/`` are left out.
-
-    Returns:
-        The repo URL.
-    """
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    url = api.create_repo(repo_id, private=private, exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id,
-        folder_path=str(folder),
-        ignore_patterns=["checkpoint-*", "checkpoint-*/**", "merged/**", "runs/**", "wandb/**"],
-        commit_message="Upload adapter trained with hammer-train",
-    )
-    return str(url)

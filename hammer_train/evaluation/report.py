@@ -1,6 +1,7 @@
 """Run benchmarks through a generator, score them and report: results JSON plus markdown tables.
 
-Per benchmark the results hold (DESIGN.md, "Evaluation exactly as the Hammer authors score it"):
+Per benchmark the results hold (scored as the Hammer authors score, their ``evaluation/evaluate.py`` in
+MadeAgents/Hammer; layout: :class:`hammer_train.results.Results`):
 
 * ``n`` and ``subset`` (which rows: "first 10 of 294 rows (--limit 10)");
 * ``hammer``: :func:`~.metrics.hammer_f1` (the authors' micro F1, API and arguments, bit-compatible);
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..masking import InverseMap, unmask_calls
+from ..results import DROP_KEYS, Results
+from ..tables import comparison_table
 from .benchmarks import Benchmark, load_benchmark
 from .bfcl_ast import bfcl_ast_accuracy
 from .generate import GenerateFn, RenderFn, plain_renderer
@@ -42,23 +45,12 @@ __all__ = [
     "NOT_OFFERED",
     "score_benchmark",
     "run_evaluation",
-    "add_drops",
     "results_table",
     "write_results",
     "load_results",
     "merge_results",
     "DROP_KEYS",
 ]
-
-DROP_KEYS = {
-    "hammer_api_f1": ("hammer", "api_f1"),
-    "hammer_args_f1": ("hammer", "args_f1"),
-    "strict_api_f1": ("strict", "api_f1"),
-    "strict_args_f1": ("strict", "args_f1"),
-    "bfcl_ast_accuracy": ("bfcl_ast", "accuracy"),
-}
-"""Scores whose plain-minus-renamed difference is reported: key -> path in a benchmark's result."""
-
 
 # --------------------------------------------------------------------------- scoring
 
@@ -135,14 +127,6 @@ def map_back(bench: Benchmark, outputs: Sequence[str]) -> tuple[list[str], list[
     return texts, mapped
 
 
-def _get(d: dict, path: tuple[str, ...]) -> Any:
-    for k in path:
-        if not isinstance(d, dict) or d.get(k) is None:
-            return None
-        d = d[k]
-    return d
-
-
 def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     """All scores of one benchmark.
 
@@ -184,25 +168,6 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     return result
 
 
-def add_drops(results: dict) -> dict:
-    """Add ``drop`` (plain minus variant, per :data:`DROP_KEYS`) to every renamed or shuffled
-    benchmark whose plain benchmark is in the same results with the same ``n``; returns
-    ``results`` (modified)."""
-    benches = results.get("benchmarks", {})
-    for name, res in benches.items():
-        base = res.get("renamed_from") or res.get("shuffled_from")
-        if not base or base not in benches or benches[base].get("n") != res.get("n"):
-            continue
-        plain = benches[base]
-        drop = {}
-        for key, path in DROP_KEYS.items():
-            a, b = _get(plain, path), _get(res, path)
-            if a is not None and b is not None:
-                drop[key] = a - b
-        res["drop"] = drop
-    return results
-
-
 def run_evaluation(
     benchmarks: Sequence[str | Benchmark],
     generate_fn: GenerateFn,
@@ -230,7 +195,9 @@ def run_evaluation(
 
     Returns:
         ``{"meta": {...,"wall_seconds"}, "benchmarks": {name: score_benchmark(...) +
-        {"generation_seconds"}}}``, with :func:`add_drops` applied.
+        {"generation_seconds", "failed_requests", "failures"}}}``, with ``drop`` set on renamed and
+        shuffled benchmarks (:meth:`hammer_train.results.Results.add_drops`): the JSON layout of
+        :class:`hammer_train.results.Results`.
 
     Raises:
         KeyError, FileNotFoundError: from :func:`~.benchmarks.load_benchmark`.
@@ -281,81 +248,31 @@ def run_evaluation(
         if pred_file is not None:
             pred_file.close()
     out["meta"]["wall_seconds"] = round(time.perf_counter() - t_start, 3)
-    return add_drops(out)
+    return Results.from_dict(out, "run_evaluation").add_drops().to_dict()
 
 
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- files and tables
 
 
-def _f(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
+def _as_results(results: Results | dict, source: str = "results") -> Results:
+    return results if isinstance(results, Results) else Results.from_dict(results, source)
 
 
-def _pair(res: dict, key: str) -> str:
-    d = res.get(key) or {}
-    return f"{_f(d.get('api_f1'))} / {_f(d.get('args_f1'))}"
-
-
-def _irr(res: dict) -> str:
-    irr = res.get("irrelevance")
-    return _f(irr.get("irrelevance_accuracy")) if irr else "-"
-
-
-def _ast(res: dict) -> str:
-    a = res.get("bfcl_ast")
-    return _f(a.get("accuracy")) if a else "-"
-
-
-def _drop(res: dict) -> str:
-    d = res.get("drop")
-    if not d:
-        return "-"
-    return f"{_f(d.get('hammer_api_f1'))} / {_f(d.get('hammer_args_f1'))}"
-
-
-def results_table(results: dict) -> str:
-    """Markdown table of one results dict (as returned by :func:`run_evaluation`).
+def results_table(results: Results | dict) -> str:
+    """Markdown table of one results file (:meth:`hammer_train.results.Results.table`).
 
     Columns: benchmark, rows, Hammer F1 api / args, strict F1 api / args, format errors (Hammer /
     lenient parser), irrelevance accuracy, BFCL AST accuracy, drop against the plain benchmark in
-    Hammer F1 api / args (renamed and shuffled variants).
-    A header line names the model and settings; the subsets are listed under the table.
+    Hammer F1 api / args (renamed and shuffled variants), and failed requests when any.
+    A header line names the model and settings; the subsets (and failed rows) are listed under it.
+
+    Raises:
+        ValueError: ``results`` is not a results dict.
     """
-    meta = results.get("meta", {})
-    lines = []
-    desc = [f"model `{meta['model']}`" if meta.get("model") else None]
-    if meta.get("adapter"):
-        desc.append(f"adapter `{meta['adapter']}`")
-    for k in ("prompt_style", "max_new_tokens", "backend", "device"):
-        if meta.get(k) is not None:
-            desc.append(f"{k} {meta[k]}")
-    if meta.get("wall_seconds") is not None:
-        desc.append(f"wall {meta['wall_seconds']:.0f} s")
-    desc = [d for d in desc if d]
-    if desc:
-        lines += [", ".join(desc), ""]
-    lines.append(
-        "| benchmark | rows | Hammer F1 api / args | strict F1 api / args | format errors (Hammer / lenient) "
-        "| irrelevance acc | BFCL AST acc | drop vs plain (Hammer F1 api / args) |"
-    )
-    lines.append("|---|---|---|---|---|---|---|---|")
-    subsets = []
-    for name, res in results.get("benchmarks", {}).items():
-        lines.append(
-            f"| {name} | {res.get('n')} | {_pair(res, 'hammer')} | {_pair(res, 'strict')} "
-            f"| {res.get('format_errors')} / {res.get('lenient_format_errors')} | {_irr(res)} | {_ast(res)} | {_drop(res)} |"
-        )
-        subsets.append(f"- {name}: {res.get('subset')}")
-    if subsets:
-        lines += ["", "Rows used:", *subsets]
-    return "\n".join(lines) + "\n"
+    return _as_results(results).table()
 
 
-def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
+def write_results(results: Results | dict, path: str | Path) -> tuple[Path, Path]:
     """Write ``results`` as JSON at ``path`` and its :func:`results_table` next to it (``.md``).
 
     Creates missing parent folders.
@@ -363,29 +280,24 @@ def write_results(results: dict, path: str | Path) -> tuple[Path, Path]:
     Returns:
         ``(json_path, markdown_path)``.
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    md = p.with_suffix(".md")
-    md.write_text(results_table(results), encoding="utf-8")
-    return p, md
+    json_path, md_path = _as_results(results).save(path)
+    assert md_path is not None
+    return json_path, md_path
 
 
-def load_results(path: str | Path) -> dict:
-    """Read a results JSON written by :func:`write_results`.
+def load_results(path: str | Path) -> Results:
+    """Read a results JSON written by :func:`write_results` (:meth:`hammer_train.results.Results.load`).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a results file (no ``"benchmarks"`` object).
+        ValueError: not a results file, or a field of the wrong type (file and field named).
     """
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), dict):
-        raise ValueError(f"{path}: not a results file (no 'benchmarks' object)")
-    return data
+    return Results.load(path)
 
 
 def merge_results(paths: Sequence[str | Path], labels: Sequence[str] | None = None) -> str:
-    """A markdown comparison table across several results files, one column group per run.
+    """A markdown comparison table across several results files, one column group per run
+    (:func:`hammer_train.tables.comparison_table`).
 
     Each group has: rows (``n``), Hammer F1 api / args, strict F1 api / args, Hammer format
     errors, and accuracy (BFCL AST accuracy for ``bfcl_*``, else irrelevance accuracy, else ``-``).
@@ -407,40 +319,4 @@ def merge_results(paths: Sequence[str | Path], labels: Sequence[str] | None = No
     labels = list(labels) if labels is not None else [Path(p).stem for p in paths]
     if len(labels) != len(paths):
         raise ValueError(f"{len(labels)} labels for {len(paths)} results files")
-    runs = [load_results(p) for p in paths]
-    names: list[str] = []
-    for r in runs:
-        names += [n for n in r["benchmarks"] if n not in names]
-    cols = ["rows", "Hammer F1 api / args", "strict F1 api / args", "fmt err", "acc"]
-    head = ["benchmark"] + [f"{lab}: {c}" for lab in labels for c in cols]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in names:
-        cells = [name]
-        for r in runs:
-            res = r["benchmarks"].get(name)
-            if res is None:
-                cells += ["-"] * len(cols)
-                continue
-            acc = _ast(res) if res.get("bfcl_ast") else _irr(res)
-            cells += [
-                str(res.get("n")),
-                _pair(res, "hammer"),
-                _pair(res, "strict"),
-                str(res.get("format_errors")),
-                acc,
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "acc: BFCL AST accuracy for bfcl_*, else irrelevance accuracy where gold [] rows exist.",
-        "",
-        "Runs:",
-    ]
-    for lab, p, r in zip(labels, paths, runs, strict=True):
-        m = r.get("meta", {})
-        bits = [f"`{p}`"]
-        for k in ("model", "adapter", "prompt_style", "max_new_tokens", "limit"):
-            if m.get(k) is not None:
-                bits.append(f"{k} {m[k]}")
-        lines.append(f"- {lab}: " + ", ".join(bits))
-    return "\n".join(lines) + "\n"
+    return comparison_table([(lab, str(p), load_results(p)) for lab, p in zip(labels, paths, strict=True)])
