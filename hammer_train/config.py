@@ -12,16 +12,20 @@ the defaults here: 2/3 of rows masked, names of 5-15 / 4-10 characters from ``A-
 
 from __future__ import annotations
 
-import string
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from .masking import MaskingConfig, MaskingConfigError
 
 
 __all__ = ["DataSource", "HammerArguments", "RecipeError", "make_parser", "parse_recipe"]
 
 FORMATS = ("xlam", "hammer_eval", "sharegpt", "openai", "bfcl")
+
+_MASKING_DEFAULTS = {f.name: f.default for f in fields(MaskingConfig)}
+"""MaskingConfig's defaults: the ``masking_*`` recipe fields take theirs from here, never their own."""
 
 
 class RecipeError(ValueError):
@@ -107,28 +111,38 @@ class HammerArguments:
     irrelevance_ratio: float = field(
         default=0.1, metadata={"help": "Target share of rows whose answer is [] (Hammer: ~0.1)."}
     )
-    masking_row_prob: float = field(default=2 / 3, metadata={"help": "Share of rows masked (Hammer: 2/3)."})
+    masking_row_prob: float = field(
+        default=_MASKING_DEFAULTS["row_prob"], metadata={"help": "Share of rows masked (Hammer: 2/3)."}
+    )
     masking_function_prob: float = field(
-        default=1.0, metadata={"help": "In a masked row, probability of masking function names."}
+        default=_MASKING_DEFAULTS["function_prob"],
+        metadata={"help": "In a masked row, probability of masking function names."},
     )
     masking_parameter_prob: float = field(
-        default=1.0, metadata={"help": "In a masked row, probability of masking parameter names."}
+        default=_MASKING_DEFAULTS["parameter_prob"],
+        metadata={"help": "In a masked row, probability of masking parameter names."},
     )
     masking_default_prob: float = field(
-        default=1.0, metadata={"help": "In a masked row, probability of replacing used default values."}
+        default=_MASKING_DEFAULTS["default_prob"],
+        metadata={"help": "In a masked row, probability of replacing used default values."},
     )
     masking_function_name_length: list[int] = field(
-        default_factory=lambda: [5, 15], metadata={"help": "Min and max length of masked function names."}
+        default_factory=lambda: list(_MASKING_DEFAULTS["function_name_length"]),
+        metadata={"help": "Min and max length of masked function names (Hammer: 5 15)."},
     )
     masking_parameter_name_length: list[int] = field(
-        default_factory=lambda: [4, 10], metadata={"help": "Min and max length of masked parameter names."}
+        default_factory=lambda: list(_MASKING_DEFAULTS["parameter_name_length"]),
+        metadata={"help": "Min and max length of masked parameter names (Hammer: 4 10)."},
     )
     masking_alphabet: str = field(
-        default=string.ascii_letters + string.digits + "_.", metadata={"help": "Characters of masked names."}
+        default=_MASKING_DEFAULTS["alphabet"],
+        metadata={"help": "Characters of masked names, in draw order (Hammer: A-Z a-z 0-9 _ .)."},
     )
-    masking_shuffle_tools: bool = field(default=True, metadata={"help": "Shuffle the tool list of masked rows."})
+    masking_shuffle_tools: bool = field(
+        default=_MASKING_DEFAULTS["shuffle_tools"], metadata={"help": "Shuffle the tool list of masked rows."}
+    )
     masking_duplicate_padding: bool = field(
-        default=False, metadata={"help": "Hammer's duplicate padding of tool lists."}
+        default=_MASKING_DEFAULTS["duplicate_padding"], metadata={"help": "Hammer's duplicate padding of tool lists."}
     )
     masking_mode: str = field(
         default="dynamic",
@@ -148,34 +162,31 @@ class HammerArguments:
         self.eval_sources = _sources(self.eval_sources, "eval_sources")
         if not 0 <= self.irrelevance_ratio < 1:
             raise RecipeError(f"irrelevance_ratio must be in [0, 1), got {self.irrelevance_ratio}")
-        for name in ("masking_row_prob", "masking_function_prob", "masking_parameter_prob", "masking_default_prob"):
-            v = getattr(self, name)
-            if not 0 <= v <= 1:
-                raise RecipeError(f"{name} must be in [0, 1], got {v}")
-        for name in ("masking_function_name_length", "masking_parameter_name_length"):
-            v = getattr(self, name)
-            if len(v) != 2 or not 1 <= v[0] <= v[1]:
-                raise RecipeError(f"{name} must be [min, max] with 1 <= min <= max, got {v}")
+        try:  # MaskingConfig validates the masking_* fields it holds
+            self.masking_config()
+        except MaskingConfigError as exc:
+            raise RecipeError(f"masking_{exc.field} {exc.problem}") from None
         if self.prompt_style not in ("hammer", "native"):
             raise RecipeError(f"prompt_style must be 'hammer' or 'native', got {self.prompt_style!r}")
         if self.masking_mode not in ("dynamic", "static"):
             raise RecipeError(f"masking_mode must be 'dynamic' or 'static', got {self.masking_mode!r}")
         if self.masking_copies < 1:
             raise RecipeError(f"masking_copies must be >= 1, got {self.masking_copies}")
-        if len(set(self.masking_alphabet)) < 2:
-            raise RecipeError("masking_alphabet needs at least two distinct characters")
 
-    def masking_config(self):
-        """The :class:`hammer_train.masking.MaskingConfig` these fields describe."""
-        from .masking import MaskingConfig
+    def masking_config(self) -> MaskingConfig:
+        """The :class:`hammer_train.masking.MaskingConfig` these fields describe (``masking_mode``
+        ``"dynamic"`` -> ``dynamic=True``; ``masking_copies`` is the data pipeline's).
 
+        Raises:
+            MaskingConfigError: a field out of range (``__post_init__`` reports it as a ``RecipeError``).
+        """
         return MaskingConfig(
             row_prob=self.masking_row_prob,
             function_prob=self.masking_function_prob,
             parameter_prob=self.masking_parameter_prob,
             default_prob=self.masking_default_prob,
-            function_name_length=tuple(self.masking_function_name_length),
-            parameter_name_length=tuple(self.masking_parameter_name_length),
+            function_name_length=self.masking_function_name_length,
+            parameter_name_length=self.masking_parameter_name_length,
             alphabet=self.masking_alphabet,
             shuffle_tools=self.masking_shuffle_tools,
             duplicate_padding=self.masking_duplicate_padding,

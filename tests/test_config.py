@@ -1,11 +1,16 @@
 """Recipe parsing: every shipped recipe parses against the pinned TRL; broken recipes fail early
 with a message naming the field (before any model or data loads)."""
 
+import dataclasses
+import string
 from pathlib import Path
 
 import pytest
 
 from hammer_train.config import HammerArguments, RecipeError, parse_recipe
+from hammer_train.formats import read_source
+from hammer_train.masking import MaskingConfig, mask_example, mask_row, row_rng
+from hammer_train.schema import MISSING, Example, Parameter, Tool, ToolCall
 
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
@@ -114,6 +119,51 @@ def test_masking_config_carries_recipe_values():
     )
     cfg = h.masking_config()
     assert cfg.row_prob == 0.5 and tuple(cfg.parameter_name_length) == (2, 3) and cfg.dynamic is False
+
+
+def test_recipe_draws_the_same_names_as_masking_config(tmp_path):
+    """MaskingConfig is the one place masking defaults live: a recipe that sets no masking_* key
+    masks every row exactly as MaskingConfig() does for the same seed, with Hammer's alphabet in
+    Hammer's order (A-Z a-z 0-9 _ .; arXiv 2410.04587 §3)."""
+    h, _, _ = parse_recipe([_write(tmp_path, BASE)])
+    recipe = h.masking_config()
+    assert recipe.alphabet == string.ascii_uppercase + string.ascii_lowercase + string.digits + "_."
+    # only the mode differs: recipes default to fresh names per epoch, MaskingConfig to Hammer's frozen copies
+    assert dataclasses.replace(recipe, dynamic=False) == MaskingConfig()
+    rows = read_source("bfcl", "live_simple").examples[:30]
+    masked = 0
+    for i, ex in enumerate(rows):
+        a, b = mask_row(ex, recipe, 42, i, 0), mask_row(ex, MaskingConfig(), 42, i, 0)
+        assert a.example.to_dict() == b.example.to_dict() and a.inverse.to_dict() == b.inverse.to_dict()
+        masked += a.is_masked
+    assert masked > 10
+    # pinned draw: a change of either default (the alphabet's order included) changes these names
+    ex = Example(
+        query="What's the weather in Riga?",
+        tools=[
+            Tool("get_weather", "Current weather for a city.", [Parameter("city", "string", "City.", MISSING, True)])
+        ],
+        answers=[ToolCall("get_weather", {"city": "Riga"})],
+    )
+    for cfg in (recipe, MaskingConfig()):
+        inverse = mask_example(ex, cfg, row_rng(42, 0, 0)).inverse
+        assert inverse.functions == {"3OnSDJKhNIbPj1m": "get_weather"}
+        assert inverse.parameters == {"get_weather": {"10iLOIR7": "city"}}
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--masking_row_prob", "1.5"),
+        ("--masking_default_prob", "-0.1"),
+        ("--masking_alphabet", "aaa"),
+        ("--masking_parameter_name_length", "0 3"),
+    ],
+)
+def test_masking_fields_validated_by_masking_config(tmp_path, flag, value):
+    """The recipe's masking_* checks are MaskingConfig's, reported under the recipe field's name."""
+    with pytest.raises(RecipeError, match=rf"^{flag[2:]} must"):
+        parse_recipe([_write(tmp_path, BASE), flag, *value.split()])
 
 
 def test_qlora_recipe_gives_nf4_config():
