@@ -621,3 +621,14 @@ def test_bfcl_nested_alternatives_take_first_value():
     assert nested, args
     # alternatives inside the object are resolved to one value, not kept as lists
     assert all(not isinstance(x, list) for v in nested for x in v.values()), nested
+
+
+@requires_bfcl
+def test_bfcl_gold_list_of_objects_takes_each_first_alternative():
+    """BFCL writes alternatives per key inside a list of objects too (live_simple_189-114-0):
+    the gold call holds plain values, not one-element alternative lists."""
+    result = read_source("bfcl", "live_simple")
+    calls = [c for ex in result.examples for c in ex.answers if c.name == "extractor.extract_information"]
+    people = [p for c in calls for p in c.arguments["data"]]
+    assert {"name": "Chester", "age": 42} in people and {"name": "Jane", "age": 43} in people
+    assert all(not isinstance(v, list) for p in people for v in p.values())

@@ -71,14 +71,18 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 def _first_alternative(value: Any) -> Any:
     """Inside an object-valued answer BFCL lists alternatives per key too
     (``{"department": ["Science"], "school": ["", "x"]}``): take the first of each, leave out keys
-    whose first alternative is ``""``. One level deep, as BFCL's checker compares them."""
+    whose first alternative is ``""``. Recursively: a chosen value that is itself an object, or a
+    list of objects (``[{"name": ["Chester"], "age": [42]}, ...]``, BFCL live_simple_189-114-0),
+    has its alternatives resolved the same way."""
+    if isinstance(value, list):
+        return [_first_alternative(v) for v in value]
     if not isinstance(value, dict):
         return value
     out = {}
     for key, alts in value.items():
         if isinstance(alts, list) and alts:
             if alts[0] != "":
-                out[key] = alts[0]
+                out[key] = _first_alternative(alts[0])
         else:
             out[key] = alts
     return out
