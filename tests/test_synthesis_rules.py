@@ -90,9 +90,6 @@ def test_bfcl_live_flags_exactly_its_bad_rows():
         ("live_multiple_144-56-0", "missing_required_argument", "'perPage'"),
         ("live_irrelevance_263-56-6", "invalid_characters", "U+001B"),
         ("live_irrelevance_120-9-0", "empty_tools", "the tool list is empty"),
-        # the gold of this row keeps BFCL's alternatives inside a list of objects ({"name": ["Jane"]}):
-        # our BFCL reader unwraps them one level deep only, and the linter shows it
-        ("live_simple_189-114-0", "argument_type", "['Jane'] is not of type 'string'"),
     ],
 )
 def test_bfcl_bad_rows_show_their_reason(bfcl_live, row_id, reason, excerpt):
@@ -444,3 +441,11 @@ def bfcl_live():
 
     result = read_source("bfcl", BFCL_LIVE, validate=False)
     return {i: example_dialog(ex) for ex, i in zip(result.examples, result.ids)}
+
+
+@requires_bfcl
+def test_bfcl_row_with_alternatives_inside_a_list_of_objects_passes(bfcl_live):
+    """The linter once flagged live_simple_189-114-0 (``{"name": ["Jane"]}`` left in the gold by our
+    reader); with alternatives resolved at every depth the row is clean."""
+    messages, tools = bfcl_live["live_simple_189-114-0"]
+    assert check_dialog(messages, tools) == []
