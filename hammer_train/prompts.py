@@ -33,7 +33,10 @@ __all__ = [
     "TASK_INSTRUCTION",
     "FORMAT_INSTRUCTION",
     "PROMPT_STYLES",
+    "ROLE_PREFIX",
+    "TOOL_ROLES",
     "hammer_user_content",
+    "hammer_prompt_text",
     "render_query",
     "format_answers",
     "to_conversation",
@@ -63,7 +66,11 @@ FORMAT_INSTRUCTION = (
 
 PROMPT_STYLES = ("hammer", "native")
 
-_ROLE_PREFIX = {"user": "User", "human": "User", "assistant": "AI", "agent": "AI", "gpt": "AI", "system": "System"}
+ROLE_PREFIX = {"user": "User", "human": "User", "assistant": "AI", "agent": "AI", "gpt": "AI", "system": "System"}
+"""Line prefix of each role in a multi-turn QUERY block; other roles are capitalized (``str.capitalize``)."""
+
+TOOL_ROLES = ("tool", "observation", "function")
+"""Roles of a tool-result message in a chat history."""
 
 
 def _block(title: str, body: str) -> str:
@@ -100,19 +107,19 @@ def render_query(query: str | list[dict[str, Any]]) -> str:
         calls = msg.get("tool_calls")
         if calls:
             if content.strip():  # text said alongside the call is kept, on its own AI line
-                lines.append(f"{_ROLE_PREFIX.get(role, role.capitalize())}: {content}")
+                lines.append(f"{ROLE_PREFIX.get(role, role.capitalize())}: {content}")
             request = "[" + ", ".join(_call_str(c) for c in calls) + "]"
             result = ""
-            if i + 1 < len(query) and query[i + 1].get("role") in ("tool", "observation", "function"):
+            if i + 1 < len(query) and query[i + 1].get("role") in TOOL_ROLES:
                 result = query[i + 1].get("content") or ""
                 if not isinstance(result, str):
                     result = json.dumps(result, ensure_ascii=False)
                 i += 1
             lines.append(f"API-Request: {request}->{result}")
-        elif role in ("tool", "observation", "function"):
+        elif role in TOOL_ROLES:
             lines.append(f"API-Response: {content}")
         else:
-            lines.append(f"{_ROLE_PREFIX.get(role, role.capitalize())}: {content}")
+            lines.append(f"{ROLE_PREFIX.get(role, role.capitalize())}: {content}")
         i += 1
     return "\n".join(lines)
 
@@ -133,11 +140,18 @@ def hammer_user_content(example: Example, tools_layout: str = "xlam") -> str:
         tools = [t.to_openai()["function"] for t in example.tools]
     else:
         raise ValueError(f"tools_layout must be 'xlam' or 'openai', got {tools_layout!r}")
+    return hammer_prompt_text(json.dumps(tools, ensure_ascii=False), render_query(example.query))
+
+
+def hammer_prompt_text(tools_json: str, query_text: str) -> str:
+    """The four Hammer blocks around an already rendered AVAILABLE TOOLS text (``tools_json``) and
+    QUERY text (``query_text``); :func:`hammer_user_content` and the chat template of
+    :mod:`hammer_train.chat_template` both build the user turn with it."""
     return (
         _block("TASK INSTRUCTION", TASK_INSTRUCTION)
-        + _block("AVAILABLE TOOLS", json.dumps(tools, ensure_ascii=False))
+        + _block("AVAILABLE TOOLS", tools_json)
         + _block("FORMAT INSTRUCTION", FORMAT_INSTRUCTION)
-        + _block("QUERY", render_query(example.query))
+        + _block("QUERY", query_text)
     )
 
 
