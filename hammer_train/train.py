@@ -81,30 +81,21 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         The output folder.
 
     Raises:
-        RecipeError: ``prompt_style: native`` with a chat template that ignores tools; packing
-            with dynamic masking (TRL cannot pack a transformed dataset).
+        RecipeError: ``prompt_style: native`` with a chat template that ignores tools;
+            ``prompt_style: hammer`` with a base template no serving template can be built around;
+            packing with dynamic masking (TRL cannot pack a transformed dataset).
         FileNotFoundError / ValueError: a model that cannot be resolved (before anything loads).
     """
     import torch
-    from transformers import AutoTokenizer, set_seed
+    from transformers import set_seed
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
     from .data import EpochCallback, build_dataset
     from .modeling import resolve_model
-    from .prompts import template_renders_tools
 
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_path, revision=model_config.model_revision, trust_remote_code=bool(sft_config.trust_remote_code)
-    )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if hammer_args.prompt_style == "native" and not template_renders_tools(tokenizer):
-        raise RecipeError(
-            "prompt_style: native needs a chat template that renders tools=; this model's template ignores them "
-            "(use prompt_style: hammer)"
-        )
+    tokenizer = _load_tokenizer(model_path, hammer_args, sft_config, model_config)
     dynamic = hammer_args.masking_mode == "dynamic"
     if dynamic and sft_config.packing:
         raise RecipeError("packing needs masking_mode: static (TRL packs only datasets it prepares itself)")
@@ -121,7 +112,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     train_ds, report = build_dataset(hammer_args, sft_config.seed, epoch_tensor=epoch_tensor, **common)
     eval_ds = None
     if hammer_args.eval_sources:
-        eval_ds, eval_report = build_dataset(
+        eval_ds, _ = build_dataset(
             hammer_args, sft_config.seed, sources=hammer_args.eval_sources, mix=False, fixed_epoch=0, **common
         )
     logger.info("data report: %s", report.to_json())
@@ -152,26 +143,76 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     trainer.save_model(str(out))
     sft_config.push_to_hub = push_to_hub  # as the recipe said, in recipe.yaml
     if trainer.accelerator.is_main_process:
-        import yaml
-
-        tokenizer.save_pretrained(str(out))
-        recipe = resolved_recipe(hammer_args, sft_config, model_config)
-        (out / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
-        (out / "data_report.json").write_text(report.to_json())
-        history = [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
-        (out / "train_log.json").write_text(json.dumps(history, indent=1))
-        write_model_card(out, recipe, report.to_dict())
-        if hammer_args.merge:
-            merged = trainer.model.merge_and_unload()
-            merged.save_pretrained(str(out / "merged"))
-            tokenizer.save_pretrained(str(out / "merged"))
-        if push_to_hub:
-            push_adapter(
-                out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False))
-            )
+        _save_outputs(trainer, tokenizer, out, report, hammer_args, sft_config, model_config)
     # Every rank waits here for rank 0's writes and push, so no rank tears the process group down
     # while another still runs (destroying it out of step can hang the launcher: pytorch#75097).
     trainer.accelerator.wait_for_everyone()
     if hasattr(trainer, "end"):
         trainer.end()
     return out
+
+
+def _load_tokenizer(model_path: str, hammer_args: HammerArguments, sft_config: Any, model_config: Any):
+    """The base tokenizer, checked against the prompt style before anything else loads.
+
+    Raises:
+        RecipeError: ``prompt_style: native`` with a template that ignores ``tools=``;
+            ``prompt_style: hammer`` with a base template whose turns are not concatenated, so no
+            serving chat template can be built for it (:func:`hammer_train.chat_template.hammer_chat_template`).
+    """
+    from transformers import AutoTokenizer
+
+    from .chat_template import hammer_chat_template
+    from .prompts import template_renders_tools
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_path, revision=model_config.model_revision, trust_remote_code=bool(sft_config.trust_remote_code)
+    )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if hammer_args.prompt_style == "native" and not template_renders_tools(tokenizer):
+        raise RecipeError(
+            "prompt_style: native needs a chat template that renders tools=; this model's template ignores them "
+            "(use prompt_style: hammer)"
+        )
+    if hammer_args.prompt_style == "hammer":
+        try:
+            hammer_chat_template(tokenizer, hammer_args.system_prompt)
+        except ValueError as err:
+            raise RecipeError(f"prompt_style: hammer: no serving chat template can be built: {err}") from None
+    return tokenizer
+
+
+def _save_tokenizer(tokenizer: Any, folder: Path, hammer_args: HammerArguments) -> None:
+    """The tokenizer, with the training prompt as its chat template for ``prompt_style: hammer``
+    (written into both ``tokenizer_config.json`` and ``chat_template.jinja``); ``native`` keeps the
+    base template, which already is the training prompt."""
+    from .chat_template import save_chat_template
+
+    tokenizer.save_pretrained(str(folder))
+    if hammer_args.prompt_style == "hammer":
+        save_chat_template(tokenizer, folder, hammer_args.system_prompt)
+
+
+def _save_outputs(trainer, tokenizer, out: Path, report, hammer_args, sft_config, model_config) -> None:
+    """Rank 0's writes after training: tokenizer and chat template, ``recipe.yaml``,
+    ``data_report.json``, ``train_log.json``, the model card, ``merged/`` and the Hub push."""
+    import yaml
+
+    _save_tokenizer(tokenizer, out, hammer_args)
+    recipe = resolved_recipe(hammer_args, sft_config, model_config)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
+    (out / "data_report.json").write_text(report.to_json())
+    history = [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
+    (out / "train_log.json").write_text(json.dumps(history, indent=1))
+    write_model_card(
+        out, recipe, report.to_dict(), chat_template_is_training_prompt=hammer_args.prompt_style == "hammer"
+    )
+    if hammer_args.merge:
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(out / "merged"))
+        _save_tokenizer(tokenizer, out / "merged", hammer_args)
+    if sft_config.push_to_hub:
+        push_adapter(
+            out, sft_config.hub_model_id or out.name, private=bool(getattr(sft_config, "hub_private_repo", False))
+        )

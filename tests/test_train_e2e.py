@@ -68,12 +68,40 @@ def test_tiny_training_run(tmp_path, smollm2_path, monkeypatch):
     report = json.loads((out / "data_report.json").read_text())
     assert report["final_rows"] > 0 and report["tokens"]["lengths"]["max"] <= 512
 
+    # the saved chat template is the training prompt, in both places transformers and vLLM read
+    from transformers import AutoTokenizer
+
+    from hammer_train.chat_template import is_hammer_template
+    from hammer_train.evaluation.generate import render_prompt
+    from hammer_train.formats import read_source
+
+    template = (out / "chat_template.jinja").read_text()
+    assert is_hammer_template(template)
+    assert json.loads((out / "tokenizer_config.json").read_text())["chat_template"] == template
+    assert "chat template" in card and "training prompt" in card
+    base_tok = AutoTokenizer.from_pretrained(smollm2_path)
+    saved_tok = AutoTokenizer.from_pretrained(str(out))
+    rows = read_source("bfcl", "live_parallel").examples[:3]
+    assert all(render_prompt(ex, saved_tok) == render_prompt(ex, base_tok) for ex in rows)
+
     # base + adapter loads and generates
     from hammer_train.modeling import load_model_and_tokenizer
 
     model, tok = load_model_and_tokenizer(SMOLLM2, adapter=str(out), dtype=torch.float32)
     ids = tok.apply_chat_template(
-        [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        [{"role": "user", "content": "Weather in Paris?"}],
+        tools=[
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                },
+            }
+        ],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     gen = model.generate(**ids, max_new_tokens=4, do_sample=False)
     assert gen.shape[1] > ids["input_ids"].shape[1]

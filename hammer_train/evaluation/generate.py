@@ -59,7 +59,10 @@ def render_prompt(
     """The prompt text for one row, rendered by the tokenizer's chat template.
 
     ``tokenizer.apply_chat_template(to_conversation(example, style)["prompt"],
-    add_generation_prompt=True, tokenize=False)``; the ``native`` style also passes ``tools=``.
+    add_generation_prompt=True, tokenize=False)``; the ``native`` style also passes ``tools=``. A
+    tokenizer whose template is the Hammer chat template (an adapter folder written by training,
+    :mod:`hammer_train.chat_template`) gets the row as a client sends it, ``messages`` + ``tools``
+    (the template renders the same text; its system prompt is the one trained with).
 
     Args:
         example: the row (masked for a renamed benchmark).
@@ -73,6 +76,14 @@ def render_prompt(
     Raises:
         ValueError: unknown style, or the tokenizer has no chat template.
     """
+    from ..chat_template import is_hammer_template, template_messages, template_tools
+
+    if style == "hammer" and is_hammer_template(getattr(tokenizer, "chat_template", None)):
+        # a tokenizer saved by training carries the training prompt as its chat template: send the
+        # row as a client would (messages + tools); the template renders the same prompt text
+        return tokenizer.apply_chat_template(
+            template_messages(example), tools=template_tools(example), add_generation_prompt=True, tokenize=False
+        )
     conv = to_conversation(example, style, system_prompt)
     kw: dict[str, Any] = {}
     if style == "native":
