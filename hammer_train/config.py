@@ -202,31 +202,63 @@ def make_parser():
 
 
 def _config_args(argv: list[str]) -> list[str]:
-    """Map ``RECIPE.yaml [overrides]`` (the mission's form) onto ``--config RECIPE.yaml``."""
-    if argv and not argv[0].startswith("-") and argv[0].endswith((".yaml", ".yml")):
-        return ["--config", argv[0], *argv[1:]]
+    """Map ``RECIPE [overrides]`` (the mission's form; a YAML path or a shipped recipe's name) onto
+    ``--config FILE``, and resolve a shipped name given to ``--config``."""
+    from .shipped_recipes import resolve_recipe
+
+    if argv and not argv[0].startswith("-"):  # TrlParser has no positional argument: this is the recipe
+        argv = ["--config", argv[0], *argv[1:]]
+    if "--config" in argv:
+        i = argv.index("--config")
+        if i + 1 >= len(argv):
+            raise RecipeError("--config needs a recipe file or a shipped recipe's name")
+        argv = [*argv[: i + 1], str(resolve_recipe(argv[i + 1])), *argv[i + 2 :]]
     return argv
+
+
+def _check_recipe_file(path: Path) -> None:
+    """Read the recipe as TrlParser will, so that a file that is not UTF-8, not YAML or not a mapping
+    is a :class:`RecipeError` naming the file and the line (TrlParser would raise a bare
+    ``UnicodeDecodeError`` / ``yaml.YAMLError``)."""
+    import yaml
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RecipeError(f"{path}: byte {exc.start} (line {line}) is not UTF-8") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{path}: {where}not valid YAML ({problem})") from None
+    if not isinstance(config, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping of field: value, got {type(config).__name__}")
 
 
 def parse_recipe(argv: list[str] | None = None):
     """Parse a recipe and command-line overrides.
 
     Args:
-        argv: ``["recipes/x.yaml", "--learning_rate", "1e-4", ...]`` (the YAML may also be given
-            as ``--config x.yaml``); defaults to ``sys.argv[1:]``.
+        argv: ``["recipes/x.yaml", "--learning_rate", "1e-4", ...]``; the recipe is a YAML path or
+            the name of a shipped recipe (``"smollm2-135m"``, see
+            :mod:`hammer_train.shipped_recipes`), and may also be given as ``--config x.yaml``;
+            defaults to ``sys.argv[1:]``.
 
     Returns:
         ``(hammer_args, sft_config, model_config)``.
 
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
-            recipe file not found. Raised before any model or data is loaded.
+            recipe file not found, not UTF-8 (byte named), not YAML (line and column named).
+            Raised before any model or data is loaded.
     """
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
     if "--config" in argv:
-        path = Path(argv[argv.index("--config") + 1])
-        if not path.is_file():
-            raise RecipeError(f"recipe file {str(path)!r} does not exist")
+        _check_recipe_file(Path(argv[argv.index("--config") + 1]))
     parser = make_parser()
     try:
         hammer_args, sft_config, model_config = parser.parse_args_and_config(argv)

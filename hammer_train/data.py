@@ -31,12 +31,14 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from .config import DataSource, HammerArguments
-from .schema import Example
+from .config import DataSource, HammerArguments, RecipeError
+from .formats import SourceError, read_source
+from .schema import DataError, Example
 
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class DataReport:
         tokens: token-length percentiles of the final rows, rows dropped as too long, and the
             padding share expected for the recipe's batch settings.
         final_rows: rows in the dataset handed to the trainer.
+        warnings: one message per source that gave no rows (an empty file, or every row
+            dropped), also logged as a warning (stderr).
     """
 
     sources: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +81,7 @@ class DataReport:
     tokens: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     final_rows: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +91,13 @@ class DataReport:
             "masking": self.masking,
             "tokens": self.tokens,
             "final_rows": self.final_rows,
+            "warnings": self.warnings,
         }
+
+    def warn(self, message: str) -> None:
+        """Record a warning in the report and log it."""
+        self.warnings.append(message)
+        logger.warning("%s", message)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -120,11 +131,15 @@ def load_examples(
     Returns:
         ``(examples, report)``: examples in their final order (row index = position).
 
+    A source that gives no rows (an empty file, or every row dropped) is a warning in
+    ``report.warnings`` and the log, not an error, as long as another source gives rows.
+
     Raises:
-        DataError: in strict mode, the first invalid row (message names source, row and field).
-        ValueError: no usable rows at all.
+        DataError: in strict mode, the first invalid row (message names source, row and field);
+            a local file is named by its path as the recipe writes it.
+        RecipeError: a source's file does not exist (the message names ``sources[i].path``).
+        SourceError: no usable rows at all (a ``ValueError``).
     """
-    from .formats import read_source
     from .irrelevance import mix_irrelevance
 
     report = DataReport()
@@ -132,17 +147,14 @@ def load_examples(
     call_rows: list[Example] = []
     no_call_rows: list[Example] = []
     external: list[Example] = []
+    field_name = "sources" if sources is None else "eval_sources"
     for i, src in enumerate(args.sources if sources is None else sources):
-        result = read_source(
-            src.format,
-            src.path,
-            split=src.split,
-            config=src.name,
-            strict=args.strict,
-            kind=src.kind if src.format == "xlam" else None,
-            # the evaluation-set reader keeps rows that fail a check by default; training drops them
-            **({"validate": True} if src.format == "hammer_eval" else {}),
-        )
+        result = _read(src, args.strict, f"{field_name}[{i}]")
+        if result.rows_read == 0:
+            report.warn(f"{_source_name(src, i)}: the source is empty (0 rows read)")
+        elif not result.examples:
+            reasons = ", ".join(f"{k}: {v}" for k, v in result.dropped.most_common())
+            report.warn(f"{_source_name(src, i)}: no usable rows, all {result.candidates} dropped ({reasons})")
         examples = [ex for ex in result.examples if ex.kind != "relevance"]
         dropped = dict(result.dropped)
         if len(examples) < len(result.examples):
@@ -178,8 +190,34 @@ def load_examples(
         )
         report.irrelevance = irr.to_dict()
     if not rows:
-        raise ValueError("no usable rows: every source was empty or every row was dropped (see the data report)")
+        raise SourceError(
+            "no usable rows: every source was empty or every row was dropped"
+            + (f" ({'; '.join(report.warnings)})" if report.warnings else "")
+        )
     return rows, report
+
+
+def _read(src: DataSource, strict: bool, field_name: str):
+    """``read_source`` for a recipe's source. A missing file (or an unreachable hub dataset) is a
+    :class:`RecipeError` naming the field (``sources[2].path``); a strict error names a local file
+    by its path as the recipe writes it (the reader's own name for it is the file stem)."""
+    try:
+        return read_source(
+            src.format,
+            src.path,
+            split=src.split,
+            config=src.name,
+            strict=strict,
+            kind=src.kind if src.format == "xlam" else None,
+            # the evaluation-set reader keeps rows that fail a check by default; training drops them
+            **({"validate": True} if src.format == "hammer_eval" else {}),
+        )
+    except (FileNotFoundError, ConnectionError) as exc:  # no such file; a hub dataset that cannot be reached
+        raise RecipeError(f"{field_name}.path: {exc}") from None
+    except DataError as err:
+        if err.source == Path(src.path).stem:
+            raise err.located(source=src.path) from None
+        raise
 
 
 def render_row(example: Example, row: int, args: HammerArguments, masking_config, seed: int, epoch: int):
@@ -432,7 +470,7 @@ def build_dataset(
             },
         }
     if not rows:
-        raise ValueError("no rows left after tokenization: every row is longer than max_length")
+        raise RecipeError(f"max_length: no rows left after tokenization, every row is longer than {max_length} tokens")
     dataset = Dataset.from_list(rows)
     if dynamic:
         if epoch_tensor is None:

@@ -151,7 +151,7 @@ def load_model_and_tokenizer(
 
     Args:
         model_name_or_path: anything :func:`resolve_model` accepts.
-        adapter: folder (or hub id) of a PEFT adapter saved by ``scripts/train.py``; its tokenizer
+        adapter: folder (or hub id) of a PEFT adapter saved by ``hammer-train train``; its tokenizer
             is used when the folder has one.
         dtype: torch dtype or ``"auto"``.
         trust_remote_code: off unless the recipe says so.

@@ -3,32 +3,32 @@ a figure of call accuracy and irrelevance accuracy against the irrelevance share
 the Hammer paper sweeps, arXiv 2410.04587: more ``[]`` rows raise refusal accuracy and lower call
 accuracy; about 10% was best there).
 
-    python scripts/sweep.py recipes/smollm2-135m.yaml --irrelevance_ratio 0,0.05,0.1,0.2,0.3 \\
+    hammer-train sweep smollm2-135m --irrelevance_ratio 0,0.05,0.1,0.2,0.3 \\
         --masking_row_prob 0,0.67,1.0 --benchmarks sealtool,bfcl_irrelevance --limit 50
 
-Each point gets its own folder, ``<sweep_dir>/irr0.1-mask0.67/``, holding what ``scripts/train.py``
-writes (adapter, ``data_report.json``, ``train_log.json``) plus ``results.json`` from
-``scripts/evaluate.py`` and ``sweep.log`` (local runs). wandb runs are grouped by the sweep name
+Each point gets its own folder, ``<sweep_dir>/irr0.1-mask0.67/``, holding what ``hammer-train
+train`` writes (adapter, ``data_report.json``, ``train_log.json``) plus ``results.json`` from
+``hammer-train evaluate`` and ``sweep.log`` (local runs). wandb runs are grouped by the sweep name
 (``WANDB_RUN_GROUP``) and named after the point (``--run_name``). A point whose folder has
 ``adapter_model.safetensors`` and a readable ``results.json`` is finished and never run again; one
 with only the adapter is only evaluated.
 
-Locally the points run one after another, each in a fresh process (``sys.executable
-scripts/train.py ...`` then ``scripts/evaluate.py``). With ``--print_commands`` one shell line per
-point is printed instead (``accelerate launch scripts/train.py ... && python scripts/evaluate.py
+Locally the points run one after another, each in a fresh process (``sys.executable -m
+hammer_train.cli train ...`` then ``... evaluate ...``). With ``--print_commands`` one shell line per
+point is printed instead (``accelerate launch -m hammer_train.cli train ... && hammer-train evaluate
 ...``) for a scheduler, e.g. a Slurm array running ``sed -n "${SLURM_ARRAY_TASK_ID}p" cmds.sh |
 bash``; finished points print as a ``# done:`` comment so line numbers stay put. After the runs (or
 with ``--collect_only``) every point is collected into ``<sweep_dir>/results.csv``, ``results.md``
 and ``irrelevance_sweep.png``.
 
-Everything here is plain functions over :class:`SweepSpec` / :class:`SweepPoint`;
-``scripts/sweep.py`` only calls :func:`main`. The training and evaluation subprocesses are started
-by a *runner* (:func:`subprocess_runner` by default) that tests replace with a fake.
+Everything here is plain functions over :class:`SweepSpec` / :class:`SweepPoint`; the command
+``hammer-train sweep`` (:mod:`hammer_train.cli.sweep`) parses its arguments into a spec and calls
+them. The training and evaluation subprocesses are started by a *runner*
+(:func:`subprocess_runner` by default) that tests replace with a fake.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
@@ -59,6 +59,8 @@ __all__ = [
     "point_name",
     "point_status",
     "read_json_or_none",
+    "CLI_MODULE",
+    "train_arguments",
     "train_command",
     "evaluate_command",
     "point_steps",
@@ -73,14 +75,7 @@ __all__ = [
     "markdown_table",
     "plot_sweep",
     "write_report",
-    "build_parser",
-    "spec_from_args",
-    "validate_spec",
-    "main",
 ]
-
-ROOT = Path(__file__).resolve().parents[1]
-"""The project root (``scripts/`` lives there)."""
 
 AXES: dict[str, tuple[str, float, float, bool]] = {
     "irrelevance_ratio": ("irr", 0.0, 1.0, False),
@@ -95,9 +90,6 @@ CSV_FILE = "results.csv"
 MD_FILE = "results.md"
 PNG_FILE = "irrelevance_sweep.png"
 MANIFEST_FILE = "sweep.json"
-
-# Overrides the sweep sets itself; passing them as extra overrides is an error.
-_RESERVED = ("output_dir", "run_name", "config")
 
 
 # --------------------------------------------------------------------------- grid and names
@@ -186,9 +178,9 @@ class SweepSpec:
         axes: swept recipe fields and their values, in the order given (first axis slowest).
         sweep_dir: parent folder of the points' folders; its name is the sweep (wandb group) name.
         overrides: further recipe overrides passed to every training (``["--max_steps", "100"]``).
-        benchmarks: ``--benchmarks`` for ``scripts/evaluate.py`` (its default when ``None``).
-        limit: ``--limit`` for ``scripts/evaluate.py`` (its default when ``None``).
-        eval_args: further arguments for ``scripts/evaluate.py``.
+        benchmarks: ``--benchmarks`` for ``hammer-train evaluate`` (its default when ``None``).
+        limit: ``--limit`` for ``hammer-train evaluate`` (its default when ``None``).
+        eval_args: further arguments for ``hammer-train evaluate``.
         accelerate_config: ``--config_file`` for ``accelerate launch`` in printed commands.
         model: the base model for evaluation; read from the overrides or the recipe when ``None``.
     """
@@ -256,10 +248,6 @@ def _override_value(overrides: Sequence[str], key: str) -> str | None:
     return value
 
 
-def _override_keys(overrides: Sequence[str]) -> list[str]:
-    return [tok[2:].split("=", 1)[0] for tok in overrides if tok.startswith("--")]
-
-
 # --------------------------------------------------------------------------- done-detection
 
 
@@ -292,57 +280,59 @@ class Step:
     argv: list[str]
 
 
-def _script(name: str, relative: bool) -> str:
-    path = ROOT / "scripts" / name
-    if not relative:
-        return str(path)
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return str(path)
+CLI_MODULE = "hammer_train.cli"
+"""The module ``python -m`` and ``accelerate launch -m`` run for a point's training and evaluation."""
+
+
+def _script(command: str, printed: bool) -> list[str]:
+    """The head of a ``hammer-train`` command: ``sys.executable -m hammer_train.cli COMMAND`` for
+    local runs (the interpreter running the sweep, so the same install), ``hammer-train COMMAND``
+    for printed lines (the installed command)."""
+    return ["hammer-train", command] if printed else [sys.executable, "-m", CLI_MODULE, command]
+
+
+def train_arguments(spec: SweepSpec, point: SweepPoint) -> list[str]:
+    """The recipe arguments of a point's training: the recipe, the extra overrides, then
+    ``--output_dir``, the swept fields and ``--run_name`` (later flags win in the recipe parser)."""
+    argv = [str(spec.recipe), *spec.overrides, "--output_dir", str(point.output_dir)]
+    for k, v in point.values.items():
+        argv += [f"--{k}", format_value(v)]
+    return [*argv, "--run_name", point.name]
 
 
 def train_command(spec: SweepSpec, point: SweepPoint, launcher: str = "python") -> list[str]:
     """The training command of a point.
 
     Args:
-        launcher: ``"python"``: ``sys.executable scripts/train.py ...`` (local runs, absolute
-            script path); ``"accelerate"``: ``accelerate launch [--config_file F]
-            scripts/train.py ...`` (printed commands, script path relative to the current folder).
+        launcher: ``"python"``: ``sys.executable -m hammer_train.cli train ...`` (local runs);
+            ``"accelerate"``: ``accelerate launch [--config_file F] -m hammer_train.cli train ...``
+            (printed commands, one process per GPU as the accelerate config says).
 
     Returns:
-        argv: the script, the recipe, the extra overrides, then ``--output_dir``, the swept
-        fields and ``--run_name`` (later flags win in the recipe parser).
+        argv: the launcher, then :func:`train_arguments`.
     """
     if launcher == "python":
-        head = [sys.executable, _script("train.py", relative=False)]
+        head = _script("train", printed=False)
     elif launcher == "accelerate":
         head = ["accelerate", "launch"]
         if spec.accelerate_config:
             head += ["--config_file", spec.accelerate_config]
-        head.append(_script("train.py", relative=True))
+        head += ["-m", CLI_MODULE, "train"]
     else:
         raise ValueError(f"launcher must be 'python' or 'accelerate', got {launcher!r}")
-    argv = [*head, str(spec.recipe), *spec.overrides, "--output_dir", str(point.output_dir)]
-    for k, v in point.values.items():
-        argv += [f"--{k}", format_value(v)]
-    argv += ["--run_name", point.name]
-    return argv
+    return [*head, *train_arguments(spec, point)]
 
 
-def evaluate_command(spec: SweepSpec, point: SweepPoint, python: str | None = None) -> list[str]:
-    """The evaluation command of a point: ``python scripts/evaluate.py MODEL --adapter DIR
+def evaluate_command(spec: SweepSpec, point: SweepPoint, printed: bool = False) -> list[str]:
+    """The evaluation command of a point: ``hammer-train evaluate MODEL --adapter DIR
     [--prompt_style native] [--benchmarks B] [--limit N] [eval_args] --output DIR/results.json``
     (``--prompt_style native`` when the recipe trains with it).
 
     Args:
-        python: interpreter; ``sys.executable`` with an absolute script path when ``None``,
-            otherwise that word (e.g. ``"python"``) with a relative script path.
+        printed: ``False``: run as ``sys.executable -m hammer_train.cli evaluate`` (local runs);
+            ``True``: ``hammer-train evaluate`` (printed commands).
     """
-    if python is None:
-        argv = [sys.executable, _script("evaluate.py", relative=False)]
-    else:
-        argv = [python, _script("evaluate.py", relative=True)]
+    argv = _script("evaluate", printed)
     argv += [spec.base_model(), "--adapter", str(point.output_dir)]
     if spec.recipe_value("prompt_style") == "native" and "--prompt_style" not in spec.eval_args:
         argv += ["--prompt_style", "native"]  # evaluate as trained
@@ -356,21 +346,21 @@ def evaluate_command(spec: SweepSpec, point: SweepPoint, python: str | None = No
 
 def point_steps(spec: SweepSpec, point: SweepPoint, status: str | None = None, printed: bool = False) -> list[Step]:
     """What is left to run for a point: train + evaluate (``todo``), evaluate (``trained``) or
-    nothing (``done``). ``printed=True`` builds the scheduler form (``accelerate launch``,
-    ``python``, relative script paths)."""
+    nothing (``done``). ``printed=True`` builds the scheduler form (``accelerate launch -m
+    hammer_train.cli train``, ``hammer-train evaluate``)."""
     status = status or point_status(point.output_dir)
     steps = []
     if status == "todo":
         steps.append(Step("train", train_command(spec, point, "accelerate" if printed else "python")))
     if status in ("todo", "trained"):
-        steps.append(Step("evaluate", evaluate_command(spec, point, "python" if printed else None)))
+        steps.append(Step("evaluate", evaluate_command(spec, point, printed=printed)))
     return steps
 
 
 def shell_line(spec: SweepSpec, point: SweepPoint) -> str:
     """One shell line for a point, for a scheduler: ``WANDB_RUN_GROUP=<sweep> accelerate launch
-    scripts/train.py ... && python scripts/evaluate.py ...``; a finished point gives a ``# done:``
-    comment (so a Slurm array's line numbers stay the grid's)."""
+    -m hammer_train.cli train ... && hammer-train evaluate ...``; a finished point gives a
+    ``# done:`` comment (so a Slurm array's line numbers stay the grid's)."""
     steps = point_steps(spec, point, printed=True)
     if not steps:
         return f"# done: {point.name} ({point.output_dir})"
@@ -767,146 +757,3 @@ def write_report(spec: SweepSpec) -> dict[str, Path]:
 def _write_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``scripts/sweep.py`` argument parser; arguments it does not know are recipe overrides
-    passed to every training run."""
-    p = argparse.ArgumentParser(
-        prog="scripts/sweep.py",
-        description="Train and evaluate one adapter per grid point of irrelevance share (and masking share), "
-        "then tabulate and plot call accuracy and irrelevance accuracy. Unknown --flags are recipe overrides "
-        "for every point (e.g. --max_steps 200).",
-        allow_abbrev=False,
-    )
-    p.add_argument("recipe", help="recipe YAML")
-    p.add_argument(
-        "--irrelevance_ratio", required=True, help="comma-separated shares of [] rows, e.g. 0,0.05,0.1,0.2,0.3"
-    )
-    p.add_argument(
-        "--masking_row_prob",
-        default=None,
-        help="comma-separated shares of masked rows, e.g. 0,0.67,1.0 (the recipe's when absent)",
-    )
-    p.add_argument(
-        "--sweep_dir",
-        default=None,
-        help="parent folder of the points (default outputs/sweep-<recipe name>); its name is the wandb group",
-    )
-    p.add_argument(
-        "--benchmarks", default=None, help="benchmarks for scripts/evaluate.py, e.g. sealtool,bfcl_irrelevance"
-    )
-    p.add_argument("--limit", type=int, default=None, help="rows per benchmark for scripts/evaluate.py")
-    p.add_argument("--eval_args", default="", help="further arguments for scripts/evaluate.py, one quoted string")
-    p.add_argument(
-        "--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)"
-    )
-    p.add_argument(
-        "--print_commands",
-        action="store_true",
-        help="print one shell line per point (accelerate launch ... && python scripts/evaluate.py ...) instead of running",
-    )
-    p.add_argument("--accelerate_config", default=None, help="--config_file for accelerate launch in printed commands")
-    p.add_argument(
-        "--collect_only",
-        action="store_true",
-        help="run nothing; only collect finished points into the table and figure",
-    )
-    p.add_argument(
-        "--no_validate",
-        action="store_true",
-        help="skip parsing the recipe with the first point's overrides before starting",
-    )
-    return p
-
-
-def spec_from_args(args: argparse.Namespace, overrides: list[str]) -> SweepSpec:
-    """Build a :class:`SweepSpec` from parsed arguments and the leftover recipe overrides.
-
-    Raises:
-        ValueError: a bad grid value, a leftover that is not a ``--flag``, or an override the
-            sweep sets itself (``--output_dir``, ``--run_name``, ``--config``).
-    """
-    if overrides and not overrides[0].startswith("--"):
-        raise ValueError(f"unexpected argument {overrides[0]!r} (recipe overrides are --key value)")
-    reserved = sorted(set(_override_keys(overrides)) & set(_RESERVED))
-    if reserved:
-        raise ValueError(
-            f"the sweep sets {', '.join('--' + k for k in reserved)} itself for every point; use --sweep_dir"
-        )
-    axes = {"irrelevance_ratio": parse_values(args.irrelevance_ratio, "irrelevance_ratio")}
-    if args.masking_row_prob is not None:
-        axes["masking_row_prob"] = parse_values(args.masking_row_prob, "masking_row_prob")
-    swept_twice = sorted(set(_override_keys(overrides)) & set(axes))
-    if swept_twice:
-        raise ValueError(f"{swept_twice} given twice")
-    sweep_dir = Path(args.sweep_dir) if args.sweep_dir else Path("outputs") / f"sweep-{Path(args.recipe).stem}"
-    if args.limit is not None and args.limit < 1:
-        raise ValueError("--limit must be >= 1")
-    return SweepSpec(
-        recipe=args.recipe,
-        axes=axes,
-        sweep_dir=sweep_dir,
-        overrides=list(overrides),
-        benchmarks=args.benchmarks,
-        limit=args.limit,
-        eval_args=shlex.split(args.eval_args or ""),
-        accelerate_config=args.accelerate_config,
-        model=args.model,
-    )
-
-
-def validate_spec(spec: SweepSpec) -> None:
-    """Parse the recipe with the first point's overrides (as ``scripts/train.py`` will), so that
-    an unknown key or a bad value stops the sweep before anything runs; also resolves the model
-    for evaluation.
-
-    Raises:
-        hammer_train.config.RecipeError: as :func:`hammer_train.config.parse_recipe`.
-        ValueError: no model for evaluation.
-    """
-    from .config import parse_recipe
-
-    point = spec.points()[0]
-    parse_recipe(train_command(spec, point)[2:])
-    spec.base_model()
-
-
-def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int:
-    """``scripts/sweep.py``: run, print or collect a sweep.
-
-    Args:
-        argv: command-line arguments (``sys.argv[1:]`` when ``None``).
-        runner: replaces :func:`subprocess_runner` (tests).
-
-    Returns:
-        Exit status: 0, 1 when a point failed, 2 for a usage or recipe error.
-    """
-    parser = build_parser()
-    args, overrides = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    from .config import RecipeError
-
-    try:
-        if not Path(args.recipe).is_file():
-            raise ValueError(f"recipe file {args.recipe!r} does not exist")
-        spec = spec_from_args(args, overrides)
-        if not args.no_validate and not args.collect_only:
-            validate_spec(spec)
-        else:
-            spec.base_model()
-    except (ValueError, RecipeError) as exc:
-        print(f"sweep error: {exc}", file=sys.stderr)
-        return 2
-    if args.print_commands:
-        for point in spec.points():
-            print(shell_line(spec, point))
-        return 0
-    if args.collect_only:
-        paths = write_report(spec)
-        print(f"[sweep] report: {', '.join(str(p) for p in paths.values())}")
-        return 0
-    outcome = run_sweep(spec, runner=runner)
-    return 1 if outcome.failed else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """``../shared/data`` next to the project root: the real test data (not shipped with the project)."""
+
+HAMMER_EVAL = SHARED_DATA / "hammer_eval"
+"""Hammer's released Seal-Tools / API-Bank test sets. The library finds them only through
+``--data_dir`` or ``$HAMMER_EVAL_DATA`` (it builds no path into ``../shared``); the tests, and the
+commands they start, get them through the environment variable when the folder exists."""
+
+if HAMMER_EVAL.is_dir():
+    os.environ.setdefault("HAMMER_EVAL_DATA", str(HAMMER_EVAL))
 
 requires_shared = pytest.mark.skipif(
     not SHARED_DATA.exists(),
@@ -58,8 +67,9 @@ def smollm2_tokenizer(smollm2_path):
     return AutoTokenizer.from_pretrained(smollm2_path)
 
 
-DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m.yaml"
-"""The ``make train`` recipe: real model and BFCL rows, for the short real training tests."""
+DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "hammer_train" / "recipes" / "smollm2-135m.yaml"
+"""The ``make train`` recipe (shipped as ``smollm2-135m``): real model and BFCL rows, for the short
+real training tests."""
 
 
 def train_short(output_dir: Path, *overrides: str, max_rows: int = 40) -> Path:

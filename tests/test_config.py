@@ -11,9 +11,10 @@ from hammer_train.config import HammerArguments, RecipeError, parse_recipe
 from hammer_train.formats import read_source
 from hammer_train.masking import MaskingConfig, mask_example, mask_row, row_rng
 from hammer_train.schema import MISSING, Example, Parameter, Tool, ToolCall
+from hammer_train.shipped_recipes import RECIPES_DIR
 
 
-RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+RECIPES = sorted(RECIPES_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
@@ -29,9 +30,7 @@ def test_shipped_recipes_parse(recipe, monkeypatch):
 
 
 def test_hammer7b_is_hammers_recipe():
-    h, s, m = parse_recipe(
-        [str(Path(__file__).resolve().parents[1] / "recipes" / "hammer7b.yaml"), "--use_cpu", "true"]
-    )
+    h, s, m = parse_recipe(["hammer7b", "--use_cpu", "true"])  # a shipped recipe, by name
     assert m.model_name_or_path == "Qwen/Qwen2.5-7B-Instruct"
     assert (m.lora_r, m.lora_alpha, m.lora_dropout) == (32, 64, 0.0)
     assert s.learning_rate == 5e-5 and s.weight_decay == 0.01 and s.num_train_epochs == 1

@@ -138,6 +138,13 @@ def test_data_dir_env(monkeypatch, tmp_path):
     assert hammer_eval_dir("/x") != tmp_path
 
 
+def test_no_data_dir_names_the_argument_and_the_variable(monkeypatch):
+    # No fallback into ../shared or the checkout: the folder comes from --data_dir or the variable.
+    monkeypatch.delenv("HAMMER_EVAL_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"--data_dir.*HAMMER_EVAL_DATA"):
+        load_benchmark("sealtool", limit=1)
+
+
 def test_subset_statement():
     exs = _toy_examples()
     assert make_benchmark("toy", exs).subset == "all 3 rows"

@@ -7,14 +7,16 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import TINY_RECIPE as RECIPE
 
 from hammer_train import sweep
+from hammer_train.cli.sweep import main
 from hammer_train.results import Results
-from hammer_train.sweep import SweepPoint, expand_grid, main, parse_values, point_name, point_status
+from hammer_train.sweep import SweepPoint, expand_grid, parse_values, point_name, point_status
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def fake_results(irr: float) -> dict:
-    """A results.json shaped like scripts/evaluate.py's (hammer_train.evaluation.report): more
+    """A results.json shaped like hammer-train evaluate's (hammer_train.evaluation.report): more
     irrelevance, fewer calls."""
     return {
         "model": "some-org/tiny-model",
@@ -168,11 +170,12 @@ def test_sweep_writes_table_and_skips_finished_points(tmp_path: Path, recipe: Pa
     assert main(argv, runner=runner) == 0
     assert [name for name, call in runner.calls] == ["irr0", "irr0", "irr0.2", "irr0.2"]
     assert runner.env["WANDB_RUN_GROUP"] == "sweep-tiny"
-    train_argv = runner.calls[0][1]
-    assert train_argv[0] == "train" and train_argv[2].endswith("train.py") and train_argv[3] == str(recipe)
+    train_argv = runner.calls[0][1]  # the stage, then the command run in a fresh process
+    assert train_argv[:5] == ["train", sys.executable, "-m", "hammer_train.cli", "train"]
+    assert train_argv[5] == str(recipe)
     assert train_argv[train_argv.index("--max_steps") + 1] == "3"
     eval_argv = runner.calls[1][1]
-    assert eval_argv[0] == "evaluate" and "some-org/tiny-model" in eval_argv
+    assert eval_argv[:6] == ["evaluate", sys.executable, "-m", "hammer_train.cli", "evaluate", "some-org/tiny-model"]
     assert eval_argv[eval_argv.index("--benchmarks") + 1] == "sealtool,bfcl_irrelevance"
     assert eval_argv[eval_argv.index("--limit") + 1] == "5"
 
@@ -236,31 +239,28 @@ def test_print_commands(tmp_path: Path, recipe: Path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4  # one line per point, so a Slurm array index is a grid index
     first = shlex.split(lines[0])
-    assert first[:6] == [
+    assert first[:9] == [
         "WANDB_RUN_GROUP=sweep-grid",
         "accelerate",
         "launch",
         "--config_file",
         "accelerate_configs/multi_gpu.yaml",
-        first[5],
-    ]
-    assert first[5].endswith("scripts/train.py") and not Path(first[5]).is_absolute()
-    assert first[6] == str(recipe)
+        "-m",
+        "hammer_train.cli",
+        "train",
+        str(recipe),
+    ]  # no path into a checkout: the installed package's module
     assert first[first.index("--output_dir") + 1] == str(sweep_dir / "irr0.1-mask0")
     assert first[first.index("--irrelevance_ratio") + 1] == "0.1"
     assert first[first.index("--masking_row_prob") + 1] == "0"
     assert first[first.index("--run_name") + 1] == "irr0.1-mask0"
     assert first[first.index("--learning_rate") + 1] == "1e-4"
     evaluate = first[first.index("&&") + 1 :]
-    assert (
-        evaluate[0] == "python"
-        and evaluate[1].endswith("scripts/evaluate.py")
-        and evaluate[2] == "some-org/tiny-model"
-    )
+    assert evaluate[:3] == ["hammer-train", "evaluate", "some-org/tiny-model"]
     assert evaluate[evaluate.index("--output") + 1] == str(sweep_dir / "irr0.1-mask0" / "results.json")
     assert evaluate[evaluate.index("--limit") + 1] == "50"
     assert lines[2].startswith("# done: irr0.3-mask0")
-    assert "train.py" not in lines[3] and "evaluate.py" in lines[3]  # trained, not evaluated
+    assert " train " not in lines[3] and lines[3].startswith("hammer-train evaluate ")  # trained, not evaluated
     assert not (sweep_dir / "irr0.1-mask0").exists()  # printing runs nothing
 
 
@@ -302,8 +302,6 @@ def test_collect_only_with_nothing_run(tmp_path: Path, recipe: Path):
 
 
 def test_subprocess_runner_streams_logs_and_stops_at_failure(tmp_path: Path, capsys):
-    import sys
-
     point = SweepPoint("irr0", {"irrelevance_ratio": 0.0}, tmp_path / "irr0")
     ok = sweep.Step("train", [sys.executable, "-c", "import os; print('group', os.environ['WANDB_RUN_GROUP'])"])
     bad = sweep.Step("evaluate", [sys.executable, "-c", "raise SystemExit(4)"])

@@ -21,8 +21,10 @@ apibank_l1_shuffled    ``apibank_l1`` with each row's tools in a random order
 bfcl_multiple_shuffled ``bfcl_multiple`` with each row's tools in a random order
 ====================== ============================================================================
 
-``<data_dir>`` is, in order: the ``data_dir`` argument (``--data_dir``), the environment variable
-``HAMMER_EVAL_DATA``, or ``../shared/data/hammer_eval`` next to the repository root.
+``<data_dir>`` is the ``data_dir`` argument (``--data_dir``), else the folder named by the
+environment variable ``HAMMER_EVAL_DATA``; with neither, loading Seal-Tools or API-Bank is an error
+naming both. The files are the Hammer authors' released test sets (``sealtool.json``,
+``apibank_l1.json``), not shipped with this package.
 
 A *renamed* benchmark shows the model the same rows with every function and parameter name
 replaced by a random string (our masking: ``MaskingConfig(row_prob=1.0, function_prob=1,
@@ -41,13 +43,12 @@ Seal-Tools function F1 of 0.91 on the first 100 rows and 0.22 on the same rows s
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..formats import bfcl_data_dir, load_records, read_bfcl, read_hammer_eval
+from ..formats import SourceError, bfcl_data_dir, load_records, read_bfcl, read_hammer_eval, read_json_lines
 from ..masking import InverseMap, MaskingConfig, mask_row
 from ..schema import Example
 
@@ -97,7 +98,6 @@ BFCL_CATEGORIES = {
 """Benchmark name -> BFCL v4 category."""
 
 _HAMMER_EVAL = {"sealtool": "sealtool.json", "apibank_l1": "apibank_l1.json"}
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -158,18 +158,24 @@ def hammer_eval_dir(data_dir: str | Path | None = None) -> Path:
     """The folder holding Hammer's evaluation sets (``sealtool.json``, ``apibank_l1.json``).
 
     Args:
-        data_dir: explicit folder; else ``$HAMMER_EVAL_DATA``; else ``../shared/data/hammer_eval``
-            next to the repository root.
+        data_dir: explicit folder (``--data_dir``); else the folder in ``$HAMMER_EVAL_DATA``.
 
     Returns:
         The folder (not checked for existence; the loaders check the file they need).
+
+    Raises:
+        FileNotFoundError: neither ``data_dir`` nor ``$HAMMER_EVAL_DATA`` is given; the message
+            names both.
     """
     if data_dir is not None:
         return Path(data_dir).expanduser()
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    return _REPO_ROOT.parent / "shared" / "data" / "hammer_eval"
+    raise FileNotFoundError(
+        "Hammer's evaluation sets (sealtool.json, apibank_l1.json) need their folder: pass --data_dir DIR "
+        f"or set {DATA_ENV}=DIR (the Hammer authors' released test sets; not shipped with hammer-train)"
+    )
 
 
 def _gold(example: Example) -> list[dict]:
@@ -259,11 +265,13 @@ def _load_hammer_eval(key: str, limit: int | None, data_dir: str | Path | None) 
     if not path.is_file():
         raise FileNotFoundError(
             f"benchmark {key!r}: {path} does not exist. Hammer's released test sets (sealtool.json, "
-            f"apibank_l1.json) are looked up in --data_dir, then ${DATA_ENV}, then ../shared/data/hammer_eval"
+            f"apibank_l1.json) are read from the folder given by --data_dir, else by ${DATA_ENV}"
         )
-    res = read_hammer_eval(load_records(path), source=key, validate=False)
-    if res.n_dropped:
-        raise ValueError(f"benchmark {key!r}: {res.n_dropped} rows of {path} could not be read: {res.errors[:3]}")
+    records = load_records(path)
+    res = read_hammer_eval(records, source=key, validate=False)
+    problems = [str(p) for p in getattr(records, "problems", [])] + res.errors
+    if problems or res.n_dropped:  # scores over a part of the set would not be comparable
+        raise SourceError(f"benchmark {key!r}: rows of {path} could not be read: {problems[:3]}")
     return make_benchmark(
         key, res.examples, res.ids, limit=limit, source=_portable(path), reader_warnings=dict(res.warnings)
     )
@@ -279,13 +287,8 @@ def _portable(path: Path) -> str:
 
 
 def _json_lines_by_id(path: Path) -> dict[str, dict]:
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                rec = json.loads(line)
-                out[str(rec["id"])] = rec
-    return out
+    """BFCL rows by id (lines that cannot be read were already reported by :func:`read_bfcl`)."""
+    return {str(rec["id"]): rec for rec in read_json_lines(path) if isinstance(rec, dict) and "id" in rec}
 
 
 def _load_bfcl(key: str, limit: int | None) -> Benchmark:
@@ -293,7 +296,7 @@ def _load_bfcl(key: str, limit: int | None) -> Benchmark:
     root = bfcl_data_dir()
     res = read_bfcl(category, data_dir=root, validate=False)
     if res.n_dropped:
-        raise ValueError(f"benchmark {key!r}: {res.n_dropped} BFCL rows could not be read: {res.errors[:3]}")
+        raise SourceError(f"benchmark {key!r}: {res.n_dropped} BFCL rows could not be read: {res.errors[:3]}")
     n = len(res.examples) if limit is None else min(limit, len(res.examples))
     ids = res.ids[:n]
     raw = _json_lines_by_id(root / f"BFCL_v4_{category}.json")

@@ -20,7 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import ReadResult, load_records
+from ._common import ReadResult
+from ._files import Records, SourceError, load_records, read_json_lines
 from .bfcl import bfcl_data_dir, read_bfcl
 from .hammer_eval import read_hammer_eval
 from .openai import read_openai
@@ -31,8 +32,11 @@ from .xlam import read_xlam
 __all__ = [
     "READERS",
     "ReadResult",
+    "Records",
+    "SourceError",
     "read_source",
     "load_records",
+    "read_json_lines",
     "bfcl_data_dir",
     "read_xlam",
     "read_hammer_eval",
@@ -84,8 +88,10 @@ def read_source(
     Raises:
         KeyError: unknown format.
         TypeError: ``kind`` given for a format other than ``xlam``.
-        FileNotFoundError, ValueError: see :func:`load_records` and :func:`read_bfcl`.
-        DataError: only when ``strict``.
+        FileNotFoundError, SourceError: see :func:`load_records` and :func:`read_bfcl`.
+        DataError: only when ``strict``; also for a JSON line that is not UTF-8 or not JSON
+            (``not_utf8`` / ``broken_json_line``, named by file and line), which is otherwise
+            dropped and counted like a bad row.
     """
     if format not in READERS:
         raise KeyError(f"unknown format {format!r}; known: {', '.join(READERS)}")
@@ -94,11 +100,19 @@ def read_source(
             raise TypeError("kind is set by the BFCL category, not by the caller")
         return read_bfcl(str(path_or_id), strict=strict, **kw)
     records = load_records(path_or_id, split=split, config=config)
+    problems = getattr(records, "problems", [])
+    if strict and problems:
+        raise problems[0]
     kw.setdefault("source", _default_source(str(path_or_id)))
     if format == "xlam":
         if kind is None and "irrelevance" in str(path_or_id).lower():
             kind = "irrelevance"
-        return read_xlam(records, strict=strict, kind=kind, **kw)
-    if kind is not None:
+        result = read_xlam(records, strict=strict, kind=kind, **kw)
+    elif kind is not None:
         raise TypeError(f"kind is only accepted for the xlam format, not {format!r}")
-    return READERS[format](records, strict=strict, **kw)
+    else:
+        result = READERS[format](records, strict=strict, **kw)
+    for err in problems:  # lines of the file that could not be read: dropped rows
+        result.rows_read += 1
+        result.drop(err.reason, str(err))
+    return result

@@ -1,4 +1,5 @@
-"""Shared pieces of the readers: the :class:`ReadResult` report, record loading and example building.
+"""Shared pieces of the readers: the :class:`ReadResult` report and example building (record loading:
+:mod:`hammer_train.formats._files`).
 
 Every reader turns source rows into :class:`~hammer_train.schema.Example` objects and accounts for
 each *candidate* (one potential example: a row, or one call turn of a conversation): it is either
@@ -7,11 +8,9 @@ kept or dropped with a counted reason, never lost silently.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from ..schema import DataError, Example, ToolCall, parse_json_field, validate_example
 
@@ -19,7 +18,6 @@ from ..schema import DataError, Example, ToolCall, parse_json_field, validate_ex
 __all__ = [
     "ReadResult",
     "Turn",
-    "load_records",
     "build_example",
     "check_messages",
     "simplify_query",
@@ -122,69 +120,6 @@ class ReadResult:
         if self.warnings:
             s += f"; kept despite failed checks {sum(self.warnings.values())} ({fmt(self.warnings)})"
         return s
-
-
-# ------------------------------------------------------------------------------------ loading
-
-
-def _read_json_file(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return _parse_json_lines(text, path)
-    if isinstance(data, dict):  # a single JSON object is one JSON-lines row
-        return [data]
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of rows or JSON lines, got {type(data).__name__}")
-    return data
-
-
-def _parse_json_lines(text: str, path: Path) -> list[Any]:
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
-    return rows
-
-
-def load_records(
-    path_or_hub_id: str | Path, split: str = "train", config: str | None = None
-) -> Iterable[dict[str, Any]]:
-    """Rows of a local file or a Hugging Face hub dataset, as plain dicts.
-
-    Local ``.json`` (a JSON list, or JSON lines) and ``.jsonl`` are parsed with :mod:`json` directly,
-    not through Arrow: Arrow pads heterogeneous nested tool specs with ``null`` keys (DESIGN.md, TRL
-    traps), which would change the specs. ``.parquet`` goes through
-    ``datasets.load_dataset("parquet", data_files=...)`` (already Arrow-typed). Anything else (a hub
-    id such as ``"Salesforce/xlam-function-calling-60k"``, or a local dataset folder) goes to
-    ``datasets.load_dataset(path_or_hub_id, config, split=split)``.
-
-    Returns:
-        a list of dicts (local JSON) or a ``datasets.Dataset`` (iterating yields dicts).
-
-    Raises:
-        FileNotFoundError: a path with a ``.json`` / ``.jsonl`` / ``.parquet`` suffix that does not exist.
-        ValueError: a local JSON file that is neither a JSON list nor JSON lines.
-    """
-    path = Path(path_or_hub_id)
-    suffix = path.suffix.lower()
-    if suffix in (".json", ".jsonl", ".parquet") and not path.exists():
-        raise FileNotFoundError(f"no such data file: {path}")
-    if suffix == ".json":
-        return _read_json_file(path)
-    if suffix == ".jsonl":
-        return _parse_json_lines(path.read_text(encoding="utf-8"), path)
-
-    import datasets  # heavy: only when needed
-
-    if suffix == ".parquet":
-        return datasets.load_dataset("parquet", data_files=str(path), split="train")
-    return datasets.load_dataset(str(path_or_hub_id), config, split=split)
 
 
 # ------------------------------------------------------------------------------------ building

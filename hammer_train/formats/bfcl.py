@@ -16,12 +16,12 @@ importing the package (its ``__init__`` pulls heavy dependencies). Files are JSO
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any
 
 from ..schema import DataError
-from ._common import ReadResult, build_example, check_messages, simplify_query
+from ._common import MAX_MESSAGES, ReadResult, build_example, check_messages, simplify_query
+from ._files import SourceError, read_json_lines
 
 
 __all__ = ["read_bfcl", "bfcl_data_dir", "CATEGORIES", "IRRELEVANCE_CATEGORIES"]
@@ -61,11 +61,6 @@ def bfcl_data_dir() -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"bfcl-eval is installed but has no data folder at {path}")
     return path
-
-
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _first_alternative(value: Any) -> Any:
@@ -123,21 +118,28 @@ def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
 
 def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bool, validate: bool) -> ReadResult:
     source = f"bfcl:{category}"
-    rows = _json_lines(data_dir / f"BFCL_v4_{category}.json")
+    rows = read_json_lines(data_dir / f"BFCL_v4_{category}.json")
     answers: dict[str, Any] = {}
     no_gold = category in IRRELEVANCE_CATEGORIES or category == "live_relevance"
+    result = ReadResult()
     if with_answers and not no_gold:
-        answers = {
-            a["id"]: a.get("ground_truth")
-            for a in _json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")
-        }
+        gold_rows = read_json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")
+        # A broken answer line leaves its row without gold (dropped as no_ground_truth); say why.
+        for err in gold_rows.problems:
+            if strict:
+                raise err
+            if len(result.errors) < MAX_MESSAGES:
+                result.errors.append(str(err))
+        answers = {a["id"]: a.get("ground_truth") for a in gold_rows if isinstance(a, dict) and "id" in a}
+    for err in rows.problems:  # a question line that is not UTF-8 or not JSON: a dropped row
+        result.rows_read += 1
+        result.reject(err, strict)
     if category in IRRELEVANCE_CATEGORIES:
         kind = "irrelevance"
     elif category == "live_relevance":
         kind = "relevance"
     else:
         kind = "call"
-    result = ReadResult()
     for i, rec in enumerate(rows):
         result.rows_read += 1
         rid = str(rec.get("id", i))
@@ -225,15 +227,19 @@ def read_bfcl(
         :class:`ReadResult` over all categories, in the order given.
 
     Raises:
-        ValueError: an unsupported category.
+        SourceError: an unsupported category (a ``ValueError``).
         FileNotFoundError: no BFCL data (``bfcl-eval`` not installed, or a wrong ``data_dir``).
-        DataError: only when ``strict``; names source, row and field.
+        DataError: only when ``strict``; names source, row and field, or for a line of a BFCL file
+            that is not UTF-8 or not JSON, the file and the line. Without ``strict`` such a line is
+            dropped and counted (``not_utf8`` / ``broken_json_line``); a broken line of the answer
+            file leaves its row without gold (dropped as ``no_ground_truth``, the line's message in
+            ``errors``).
     """
     names = category.split(",") if isinstance(category, str) else list(category)
     names = [_ALIASES.get(n.strip(), n.strip()) for n in names if n.strip()]
     for n in names:
         if n not in CATEGORIES:
-            raise ValueError(f"unsupported BFCL category {n!r}; supported: {', '.join(CATEGORIES)}")
+            raise SourceError(f"unsupported BFCL category {n!r}; supported: {', '.join(CATEGORIES)}")
     root = Path(data_dir) if data_dir is not None else bfcl_data_dir()
     result = ReadResult()
     for n in names:

@@ -1,0 +1,119 @@
+"""Checks run before anything heavy loads: the model a recipe names exists, and a checkpoint to
+resume from is complete. Each failure is a :class:`~hammer_train.config.RecipeError` naming the
+recipe field and the file at fault, so that a command ends with one line instead of a traceback
+minutes into a run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import RecipeError
+
+
+__all__ = ["check_model", "check_checkpoint", "check_safetensors"]
+
+TRAINER_STATE = "trainer_state.json"
+"""What ``transformers.Trainer`` writes into every checkpoint folder."""
+
+_ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+_MODEL_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def check_model(
+    name_or_path: str | None,
+    revision: str | None = None,
+    field: str = "model_name_or_path",
+    error: type[Exception] = RecipeError,
+) -> str:
+    """Check that a model can be found without loading it, and return what ``from_pretrained``
+    takes (see :func:`hammer_train.modeling.resolve_model`; a GGUF file is de-quantized here, once).
+
+    A hub id is looked up through ``huggingface_hub`` by its ``config.json``: in the local cache when
+    ``HF_HUB_OFFLINE=1``, else on the Hub (the token comes from the environment or the HF cache).
+
+    Args:
+        field: how the model is named in messages (the recipe field, or a command's argument).
+        error: the exception raised (a recipe's model: :class:`RecipeError`).
+
+    Raises:
+        RecipeError (or ``error``): no model named, a local path or GGUF file that does not exist, a
+            folder without ``config.json``, or a hub id that is neither cached nor on the Hub; the
+            message names ``field`` and the model.
+    """
+    from .modeling import resolve_model
+
+    try:
+        resolved = resolve_model(name_or_path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise error(str(exc).replace("model_name_or_path", field, 1)) from None
+    if Path(resolved).exists():
+        return resolved
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        hf_hub_download(resolved, "config.json", revision=revision)
+    except LocalEntryNotFoundError:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+        where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the local cache or the Hub"
+        raise error(f"{field} {name_or_path!r}: not found in {where}") from None
+    except (HfHubHTTPError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise error(f"{field} {name_or_path!r}: cannot be read from the Hub ({first})") from None
+    return resolved
+
+
+def check_safetensors(folder: Path, field: str) -> None:
+    """Every ``*.safetensors`` file directly in ``folder`` must have a readable header covering the
+    whole file (``safetensors.safe_open``), so that a truncated download or copy is named here.
+
+    Raises:
+        RecipeError: naming ``field`` and the file.
+    """
+    from safetensors import safe_open
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except Exception as exc:  # SafetensorError derives from Exception only
+            raise RecipeError(
+                f"{field}: {path} cannot be read ({exc}; {path.stat().st_size} bytes): truncated or not safetensors"
+            ) from None
+
+
+def check_checkpoint(folder: str | Path, field: str = "resume_from_checkpoint") -> Path:
+    """Check a ``Trainer`` checkpoint folder before anything loads: it exists, holds
+    ``trainer_state.json`` and the weights (a PEFT adapter: ``adapter_config.json`` and
+    ``adapter_model.safetensors``; or full model weights), and its safetensors files are whole.
+
+    Returns:
+        The folder.
+
+    Raises:
+        RecipeError: naming ``field`` and the missing or unreadable file.
+    """
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise RecipeError(
+            f"{field}: {str(folder)!r} is not a folder (give a checkpoint folder, e.g. outputs/NAME/checkpoint-500)"
+        )
+    if not (path / TRAINER_STATE).is_file():
+        raise RecipeError(f"{field}: {path} has no {TRAINER_STATE}: not a Trainer checkpoint folder")
+    has_adapter = any((path / n).is_file() for n in _ADAPTER_WEIGHTS)
+    if (path / "adapter_config.json").is_file() or has_adapter:
+        if not (path / "adapter_config.json").is_file():
+            raise RecipeError(f"{field}: {path} has adapter weights but no adapter_config.json")
+        if not has_adapter:
+            raise RecipeError(f"{field}: {path} has adapter_config.json but no {_ADAPTER_WEIGHTS[0]}")
+    elif not any((path / n).is_file() for n in _MODEL_WEIGHTS) and not any(path.glob("pytorch_model_fsdp_*")):
+        raise RecipeError(f"{field}: {path} holds no adapter ({_ADAPTER_WEIGHTS[0]}) and no model weights")
+    check_safetensors(path, field)
+    return path

@@ -1,0 +1,69 @@
+"""What every command shares: logging, and how a user's mistake ends.
+
+A mistake in what the user gave (a recipe, a data file, a model name, a checkpoint folder, an
+argument) ends a command as ONE line on stderr, ``<kind> error: <message>``, with exit status 2,
+the message naming the file, the row or line, and the field. Anything else is a bug and keeps its
+traceback. ``HAMMER_TRAIN_TRACEBACK=1`` shows the traceback of a user's mistake too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from ..config import RecipeError
+from ..formats import SourceError
+from ..schema import DataError
+
+
+__all__ = ["UsageError", "USER_ERRORS", "user_errors", "error_line", "setup_logging"]
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be used; the message names it."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    RecipeError,  # a recipe field: unknown key, bad value, missing model or checkpoint file
+    DataError,  # a row (strict), or a JSON line that is not UTF-8 / not JSON, named by file and line
+    SourceError,  # a whole data file or source: not JSON, no usable rows
+    UsageError,
+    UnicodeDecodeError,  # a text file that is not UTF-8, read by code that does not name it itself
+    OSError,  # a missing or unreadable file or folder, a model not on the Hub, a full disk
+)
+"""What ends as one line with exit status 2."""
+
+_KINDS = ((RecipeError, "recipe error"), (DataError, "data error"), (SourceError, "data error"))
+
+
+def error_line(exc: BaseException) -> str:
+    """``"recipe error: ..."`` / ``"data error: ..."`` / ``"error: ..."``: the kind and the message
+    on one line (newlines of a long library message folded)."""
+    kind = next((name for cls, name in _KINDS if isinstance(exc, cls)), "error")
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{kind}: {message}"
+
+
+def user_errors(main: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a command's ``main(argv=None, ...) -> int`` so that :data:`USER_ERRORS` print
+    :func:`error_line` on stderr and return 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except USER_ERRORS as exc:
+            if os.environ.get("HAMMER_TRAIN_TRACEBACK", "") not in ("", "0"):
+                raise
+            print(error_line(exc), file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Timestamped log lines on stderr (once per process; a configured root logger is kept)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
