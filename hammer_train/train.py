@@ -20,13 +20,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .card import push_adapter, update_model_card, write_model_card  # update_model_card: re-export
+from .card import push_adapter, write_model_card
 from .config import HammerArguments, RecipeError
 
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["train", "resolved_recipe", "write_model_card", "update_model_card"]
+__all__ = ["train", "resolved_recipe"]
 
 
 def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> dict[str, Any]:

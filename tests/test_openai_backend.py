@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import requires_bfcl
 
 from hammer_train.endpoint import EndpointConfig
 from hammer_train.evaluation.benchmarks import Benchmark
@@ -106,10 +107,6 @@ def test_select_rows_keeps_per_row_fields_in_step():
 
 @pytest.mark.parametrize("style", ["hammer", "openai"])
 def test_failed_requests_are_counted_named_and_not_scored(server, tmp_path, style):
-    pytest.importorskip(
-        "hammer_train.chat_template",
-        reason="needs hammer_train.chat_template (the request builders use it)",
-    )
     from hammer_train.evaluation.openai_backend import evaluate_endpoint
 
     base_url, log = server
@@ -145,10 +142,6 @@ def test_failed_requests_are_counted_named_and_not_scored(server, tmp_path, styl
 
 
 def test_every_request_failing_scores_nothing(server):
-    pytest.importorskip(
-        "hammer_train.chat_template",
-        reason="needs hammer_train.chat_template (the request builders use it)",
-    )
     from hammer_train.evaluation.openai_backend import evaluate_endpoint
 
     base_url, _ = server
@@ -157,3 +150,26 @@ def test_every_request_failing_scores_nothing(server):
     res = evaluate_endpoint([bench], cfg, progress=False)["benchmarks"]["scripted"]
     assert res["n"] == 0 and res["failed_requests"] == 2
     assert [f["reason"].split(":")[0] for f in res["failures"]] == ["server_error", "rate_limited"]
+
+
+@requires_bfcl
+def test_cli_backend_openai_writes_results_with_failures(server, tmp_path, capsys):
+    """``hammer-train evaluate --backend openai`` against a real server on 127.0.0.1: every BFCL row
+    is answered (the scripted server calls get_weather), scored, and written; a closed port makes
+    every request a named failure, with exit status 0 and nothing scored."""
+    from hammer_train.cli.evaluate import main
+    from hammer_train.results import Results
+
+    base_url, _ = server
+    out = tmp_path / "served.json"
+    argv = ["--backend", "openai", "--model", "scripted", "--benchmarks", "bfcl_simple", "--limit", "3"]
+    assert main([*argv, "--base_url", base_url, "--output", str(out), "--max_retries", "0"]) == 0
+    res = Results.load(out).benchmarks["bfcl_simple"]
+    assert res.n == 3 and res.failed_requests == 0 and res.bfcl_ast.accuracy == 0.0
+    closed = tmp_path / "closed.json"
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    assert main([*argv, "--base_url", dead, "--output", str(closed), "--max_retries", "0", "--timeout", "2"]) == 0
+    res = Results.load(closed).benchmarks["bfcl_simple"]
+    assert res.n == 0 and res.failed_requests == 3 and {f.reason.split(":")[0] for f in res.failures} == {"connection"}
+    assert main([*argv[:2], "--benchmarks", "bfcl_simple"]) == 2  # no --model
+    assert "--model is required" in capsys.readouterr().err

@@ -5,6 +5,8 @@
     hammer-train evaluate MODEL --adapter DIR ...      score on function-calling benchmarks
     hammer-train sweep RECIPE --irrelevance_ratio ...  one training + evaluation per grid point
     hammer-train recipes [NAME]                        list the shipped recipes (or print one)
+    hammer-train export ADAPTER [--gguf q8_0]          merged model + training chat template for serving
+    hammer-train synthesize --tools tools.json ...     make verified training data for your own tools
 
     accelerate launch [--config_file F] -m hammer_train.cli train RECIPE    many GPUs
 
@@ -28,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "evaluate": "Score a model or adapter on function-calling benchmarks, or merge results.",
     "sweep": "Train and evaluate one adapter per irrelevance (and masking) share.",
     "recipes": "List the recipes shipped with the package, or print one.",
+    "export": "Merge an adapter into its base with the training chat template (+ GGUF, Ollama Modelfile) for serving.",
+    "synthesize": "Synthesize and verify function-calling data for your own tools (ToolACE / ToolAlpaca), "
+    "or lint data with --verify_only.",
 }
 """Command name -> one-line help. The command's code is the module ``hammer_train.cli.<name>``
 (``-`` written ``_``)."""

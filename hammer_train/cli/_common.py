@@ -15,8 +15,10 @@ import sys
 from collections.abc import Callable
 
 from ..config import RecipeError
+from ..export import ExportError
 from ..formats import SourceError
 from ..schema import DataError
+from ..serve import ServerError
 
 
 __all__ = ["UsageError", "USER_ERRORS", "user_errors", "error_line", "setup_logging"]
@@ -31,6 +33,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DataError,  # a row (strict), or a JSON line that is not UTF-8 / not JSON, named by file and line
     SourceError,  # a whole data file or source: not JSON, no usable rows
     UsageError,
+    ExportError,  # not an adapter folder, a base model not found, a GGUF type the converter lacks
+    ServerError,  # no vLLM python, or the server did not start / answer in time
     UnicodeDecodeError,  # a text file that is not UTF-8, read by code that does not name it itself
     OSError,  # a missing or unreadable file or folder, a model not on the Hub, a full disk
 )

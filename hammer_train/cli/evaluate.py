@@ -3,13 +3,19 @@
     hammer-train evaluate MODEL [--adapter DIR] --benchmarks sealtool,apibank_l1,bfcl_simple \\
         [--limit N] [--prompt_style hammer] [--batch_size 8] [--max_new_tokens 256] \\
         [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto]
+    hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \
+        --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json]
     hammer-train evaluate --merge a.json b.json ... [--labels base,lora] [--output table.md]
 
 MODEL is anything ``hammer_train.modeling.resolve_model`` accepts (hub id, folder, ``.gguf``,
 ``pypi:<module>/<file>.gguf``). Results go to ``--output`` (JSON) and a markdown table next to it
 (``.md``); the table is printed. Benchmarks: see ``--list``. Seal-Tools and API-Bank are read from
 Hammer's released test sets in ``--data_dir`` or ``$HAMMER_EVAL_DATA``; BFCL from the ``bfcl-eval``
-package.
+package. ``--backend openai`` scores any OpenAI-compatible endpoint (a served export on vLLM,
+Hammer2.1, a hosted API) on the same rows: each row goes out as ``messages`` + ``tools``, the
+returned ``tool_calls`` (or the text, through our parser) are scored, and a request that fails
+after the client's retries is counted and named in the results, never scored (docs/serving.md).
+The key comes from ``--api_key_env`` (default ``OPENAI_API_KEY``) and is never logged or written.
 """
 
 from __future__ import annotations
@@ -46,9 +52,29 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "transformers", "vllm"],
-        help="auto: vLLM when installed and a GPU is present, else transformers",
+        choices=["auto", "transformers", "vllm", "openai"],
+        help="auto: vLLM when installed and a GPU is present, else transformers; openai: an "
+        "OpenAI-compatible endpoint (--base_url, --model)",
     )
+    e = p.add_argument_group("--backend openai")
+    e.add_argument("--base_url", help="the endpoint's root, e.g. http://127.0.0.1:8000/v1 (default: OpenAI)")
+    e.add_argument("--model", dest="served_model", help="the model name the endpoint serves")
+    e.add_argument(
+        "--api_key_env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (never logged or written)",
+    )
+    e.add_argument("--timeout", type=float, default=120.0, help="seconds per request (each retry too)")
+    e.add_argument("--max_retries", type=int, default=4, help="retries with backoff after a timeout, 429 or 5xx")
+    e.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    e.add_argument(
+        "--request_style",
+        default="hammer",
+        choices=["hammer", "openai"],
+        help="hammer: a served hammer-train export (the training prompt as its chat template); openai: "
+        "standard roles and JSON-schema tools (other models, hosted APIs)",
+    )
+    e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
     p.add_argument(
         "--update_card",
@@ -130,7 +156,14 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
     """The benchmark names; raises :class:`UsageError` for a missing model or an unknown name."""
-    if not args.model:
+    if args.backend == "openai":
+        if not args.served_model:
+            raise UsageError("--model is required with --backend openai (the name the server serves)")
+        if args.model or args.adapter:
+            raise UsageError(
+                "--backend openai scores the served model: give --base_url / --model, not MODEL / --adapter"
+            )
+    elif not args.model:
         raise UsageError("MODEL is required (or --merge / --list)")
     if args.update_card and not args.adapter:
         raise UsageError("--update_card needs --adapter (the folder whose card gets the scores)")
@@ -139,6 +172,41 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
     if unknown:
         raise UsageError(f"--benchmarks: unknown {unknown}; known: {', '.join(known)}")
     return names
+
+
+def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
+    """``--backend openai``: score the endpoint on the loaded benchmarks and write the results."""
+    from ..endpoint import EndpointConfig
+    from ..evaluation.openai_backend import evaluate_endpoint
+    from ..evaluation.report import results_table, write_results
+
+    try:
+        config = EndpointConfig(
+            base_url=args.base_url,
+            model=args.served_model,
+            api_key_env=args.api_key_env,
+            timeout=args.timeout,
+            max_retries=args.max_retries,
+            concurrency=args.concurrency,
+            cache_dir=args.cache_dir,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    meta = {"limit": args.limit, "max_new_tokens": args.max_new_tokens, "decoding": "greedy"}
+    meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    results = evaluate_endpoint(
+        benches,
+        config,
+        style=args.request_style,
+        max_tokens=args.max_new_tokens,
+        limit=args.limit,
+        meta=meta,
+        predictions_path=args.predictions,
+    )
+    json_path, md_path = write_results(results, args.output or "results.json")
+    print(results_table(results))
+    print(f"results: {json_path}, table: {md_path}")
+    return 0
 
 
 @user_errors
@@ -158,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     names = _check_arguments(args, list(BENCHMARKS))
     # the data and the model are checked first: a missing file fails before the model loads
     benches = [load_benchmark(b, limit=args.limit, data_dir=args.data_dir) for b in names]
+    if args.backend == "openai":
+        return _evaluate_endpoint(args, benches)
     from ..checks import check_model
 
     t0 = time.perf_counter()  # load time includes a first GGUF de-quantization, as before
@@ -185,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         f"results: {json_path}, table: {md_path}" + (f", predictions: {args.predictions}" if args.predictions else "")
     )
     if args.update_card:  # --adapter is required with it (checked above)
-        from ..train import update_model_card
+        from ..card import update_model_card
 
         print(f"model card: {update_model_card(args.adapter, results)}")
     return 0

@@ -12,8 +12,8 @@ the llama-cpp-python 0.3.36 sdist) and gguf/Modelfile for Ollama. See docs/servi
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
+
+from ._common import setup_logging, user_errors
 
 
 __all__ = ["make_parser", "main"]
@@ -43,20 +43,17 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return p
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     """``hammer-train export``: 0, or 2 with one line on stderr for bad input (not an adapter
     folder, a base model that cannot be found, a GGUF type the converter does not write)."""
     args = make_parser().parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    from ..export import ExportError, export
+    setup_logging()
+    from ..export import export
 
-    try:
-        result = export(
-            args.adapter, args.output_dir, base=args.base, gguf=args.gguf, name=args.name, converter=args.converter
-        )
-    except (ExportError, OSError) as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+    result = export(
+        args.adapter, args.output_dir, base=args.base, gguf=args.gguf, name=args.name, converter=args.converter
+    )
     print(f"merged model: {result.folder} (base {result.base}, {result.seconds['merge']:.0f} s)")
     if result.chat_template:
         print("chat template: the Hammer training prompt (tokenizer_config.json, chat_template.jinja)")

@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..schema import DataError
+from ..serve import ServerError
 from ..synthesis import SynthesisArguments, lint_source, run_pipeline
 from ..synthesis.pipeline import make_endpoint
 from ..synthesis.rules import RuleConfig
+from ._common import error_line
 
 
 __all__ = ["make_parser", "parse_args", "main", "embedded_server"]
@@ -57,23 +59,17 @@ def parse_args(argv: list[str] | None = None) -> SynthesisArguments:
 
 @contextlib.contextmanager
 def embedded_server() -> Iterator[tuple[str, str]]:
-    """Start the embedded local server and yield ``(base_url, model)``; stopped on exit.
-
-    Expects :mod:`hammer_train.serve` to offer ``local_server()``, a context manager yielding an
-    object with ``base_url`` and ``model`` (the vLLM CPU server on 127.0.0.1 serving SmolLM2).
+    """Start the embedded local generator (:func:`hammer_train.serve.local_server`: vLLM's CPU
+    server on 127.0.0.1 serving SmolLM2-135M-Instruct) and yield ``(base_url, model)``; stopped on
+    exit. A 135M generator is weak: expect low acceptance (docs/synthesis.md).
 
     Raises:
-        ValueError: the serve module is not there (pass ``--base_url`` of a running server).
+        hammer_train.serve.ServerError: no vLLM python (``make vllm``), or the server did not start.
     """
-    try:
-        from .. import serve  # the embedded server lands with the serving module
-    except ImportError:
-        raise ValueError(
-            "no --base_url / --model given and the embedded server (hammer_train.serve) is not available: "
-            "start an OpenAI-compatible server and pass --base_url (docs/synthesis.md)"
-        ) from None
-    with serve.local_server() as server:
-        yield server.base_url, server.model
+    from ..serve import local_server
+
+    with local_server() as server:
+        yield server.base_url, server.served_model_name
 
 
 @contextlib.contextmanager
@@ -114,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify_only(args)
         with _endpoints(args) as (generator, judge):
             report = run_pipeline(args, generator, judge)
-    except (ValueError, DataError, OSError) as exc:
+    except (ValueError, DataError, OSError, ServerError) as exc:
         if os.environ.get("HAMMER_TRAIN_TRACEBACK", "") not in ("", "0"):
             raise
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     print(report.to_markdown())
     print(f"report: {report.outputs.get('report')}", file=sys.stderr)
