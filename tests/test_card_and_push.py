@@ -191,9 +191,3 @@ def test_card_of_local_model_flag_and_earlier_eval_file(tmp_path):
     # no results: no model-index, and the card says how to add them
     card = ModelCard.load(write_model_card(tmp_path, recipe, REPORT, results=[]))
     assert card.data.eval_results is None and "Not evaluated yet" in card.text
-
-
-def test_train_module_reexports_update_model_card():
-    from hammer_train import card, train
-
-    assert train.update_model_card is card.update_model_card  # scripts/evaluate.py imports it from there
