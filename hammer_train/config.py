@@ -157,6 +157,16 @@ class HammerArguments:
         default=False, metadata={"help": "Also save the base model merged with the adapter under output_dir/merged."}
     )
 
+    # ---- length fitting (issue 26; hammer_train/fitting.py), kept apart from the masking fields
+    fit_long_rows: bool = field(
+        default=True,
+        metadata={
+            "help": "Rows longer than max_length lose distractor tools (tools no answer calls) until they fit, and "
+            "only rows whose query, called tools and answers alone are too long are dropped (before irrelevance "
+            "mixing, so its share holds). false: over-long rows are dropped whole after mixing (earlier behaviour)."
+        },
+    )
+
     def __post_init__(self) -> None:
         self.sources = _sources(self.sources, "sources")
         self.eval_sources = _sources(self.eval_sources, "eval_sources")

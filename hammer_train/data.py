@@ -18,9 +18,15 @@ Two masking modes:
 Both produce ``input_ids`` and ``labels`` (prompt tokens at -100, the completion including the
 end-of-turn token kept) plus a ``length`` column for length-grouped sampling. Tokenization mirrors
 TRL's prompt / completion tokenization (prompt rendered with the generation prompt, completion =
-what the full conversation adds). Rows longer than ``max_length`` are dropped and counted
-(``too_long``): a truncated row loses its completion or its query, and Hammer's prompt-tail
-truncation teaches calls without the tools that justify them.
+what the full conversation adds).
+
+Rows longer than ``max_length`` are fitted, not dropped (:mod:`hammer_train.fitting`): each
+rendering (epoch or static copy) loses distractor tools until it fits. Rows whose query, called
+tools and answers alone do not fit are dropped before irrelevance mixing, and the mixer skips
+``[]`` candidates that cannot fit, so the irrelevance share asked for holds in the rows trained on.
+A truncated row would lose its completion or its query, and Hammer's prompt-tail truncation
+teaches calls without the tools that justify them. ``fit_long_rows: false`` restores the earlier
+behaviour (over-long rows dropped whole after mixing, counted as ``dropped_too_long``).
 """
 
 from __future__ import annotations
@@ -37,11 +43,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 from .config import DataSource, HammerArguments, RecipeError
+from .fitting import RowFitter, chat_texts, labels_for
 from .formats import SourceError, read_source
 from .schema import DataError, Example
 
 
 logger = logging.getLogger(__name__)
+
+_CHUNK = 256  # rows tokenized per batch (token offsets of a whole recipe at once take ~1 GB)
 
 __all__ = [
     "DataReport",
@@ -68,8 +77,17 @@ class DataReport:
         irrelevance: the mixing report (target and achieved share, rows by origin).
         masking: rows rendered, rows masked, rows masked per kind (function / parameter /
             default / shuffle), for epoch 0 (dynamic) or all copies (static).
-        tokens: token-length percentiles of the final rows, rows dropped as too long, and the
-            padding share expected for the recipe's batch settings.
+        length: the length step (with a tokenizer and ``max_length``): ``rows_used`` (sum of the
+            sources' ``used``), ``dropped_too_long`` (source rows whose core does not fit, by pool:
+            ``call``, ``no_call``, ``irrelevance``), ``not_drawn`` (``[]`` rows the mixer did not
+            need), ``built`` (irrelevance rows built from call rows), ``rows_kept``
+            (= rows_used - dropped_too_long - not_drawn + built), ``built_too_long`` (built rows
+            rejected); then, over epoch 0 (dynamic) or all copies (static): ``renderings``,
+            ``rows_fitted`` (renderings that lost tools), ``tools_removed``, ``unmasked_to_fit``
+            (masked core too long: rendered unmasked) and ``too_long`` (renderings that still do
+            not fit: dropped, or cut in later epochs; only with ``fit_long_rows: false``).
+        tokens: token-length percentiles of the final rows, rows dropped as too long (in total),
+            and the padding share expected for the recipe's batch settings.
         final_rows: rows in the dataset handed to the trainer.
         warnings: one message per source that gave no rows (an empty file, or every row
             dropped), also logged as a warning (stderr).
@@ -78,6 +96,7 @@ class DataReport:
     sources: dict[str, Any] = field(default_factory=dict)
     irrelevance: dict[str, Any] = field(default_factory=dict)
     masking: dict[str, Any] = field(default_factory=dict)
+    length: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     final_rows: int = 0
@@ -89,6 +108,7 @@ class DataReport:
             "sources": self.sources,
             "irrelevance": self.irrelevance,
             "masking": self.masking,
+            "length": self.length,
             "tokens": self.tokens,
             "final_rows": self.final_rows,
             "warnings": self.warnings,
@@ -118,7 +138,11 @@ def _weighted(examples: list[Example], weight: float, rng: random.Random) -> lis
 
 
 def load_examples(
-    args: HammerArguments, seed: int, sources: list[DataSource] | None = None, mix: bool = True
+    args: HammerArguments,
+    seed: int,
+    sources: list[DataSource] | None = None,
+    mix: bool = True,
+    fitter: RowFitter | None = None,
 ) -> tuple[list[Example], DataReport]:
     """Read every source, apply weights, and mix in irrelevance rows.
 
@@ -127,6 +151,10 @@ def load_examples(
         seed: recipe seed; weighting and mixing are deterministic from it.
         sources: override ``args.sources`` (used for ``eval_sources``).
         mix: apply irrelevance mixing (off for evaluation-loss sets).
+        fitter: the length step: rows whose core does not fit its ``max_length``
+            (:meth:`RowFitter.cores_fit`) are dropped before mixing and counted in
+            ``report.length``; the mixer skips ``[]`` candidates that cannot fit. ``None``: no
+            length step here.
 
     Returns:
         ``(examples, report)``: examples in their final order (row index = position).
@@ -178,8 +206,21 @@ def load_examples(
                 call_rows.append(ex)
             else:
                 no_call_rows.append(ex)
+    used = len(call_rows) + len(no_call_rows) + len(external)
+    too_long = {"call": 0, "no_call": 0, "irrelevance": 0}
+    if fitter is not None:
+        pools = (
+            (("call", call_rows),)
+            if mix
+            else (("call", call_rows), ("no_call", no_call_rows), ("irrelevance", external))
+        )
+        for name, pool in pools:
+            ok = fitter.cores_fit(pool)
+            too_long[name] = ok.count(False)
+            pool[:] = [r for r, keep in zip(pool, ok) if keep]
     if not mix:
         rows = call_rows + no_call_rows + external
+        built = not_drawn = built_too_long = 0
     else:
         rows, irr = mix_irrelevance(
             call_rows,
@@ -187,8 +228,22 @@ def load_examples(
             seed,
             external=external if external else None,
             existing_no_call=no_call_rows if no_call_rows else None,
+            fits=fitter.core_fits if fitter is not None else None,
         )
         report.irrelevance = irr.to_dict()
+        too_long["no_call"], too_long["irrelevance"] = irr.too_long["existing"], irr.too_long["external"]
+        built, built_too_long = irr.n_irrelevance["built"], irr.too_long["built"]
+        not_drawn = irr.existing_dropped + len(external) - irr.n_irrelevance["external"] - too_long["irrelevance"]
+    if fitter is not None:
+        report.length = {
+            "max_length": fitter.max_length,
+            "rows_used": used,
+            "dropped_too_long": too_long,
+            "not_drawn": not_drawn,
+            "built": built,
+            "rows_kept": len(rows),
+            "built_too_long": built_too_long,
+        }
     if not rows:
         raise SourceError(
             "no usable rows: every source was empty or every row was dropped"
@@ -244,22 +299,10 @@ def tokenize_conversation(conversation: dict[str, Any], tokenizer: Any) -> dict[
         ``{"input_ids": list[int], "labels": list[int]}``: labels are -100 on the prompt and equal
         to ``input_ids`` on the completion (its end-of-turn token included).
     """
-    tools = conversation.get("tools")
-    kw = {"tools": tools} if tools else {}
-    prompt_text = tokenizer.apply_chat_template(
-        conversation["prompt"], tokenize=False, add_generation_prompt=True, **kw
-    )
-    full_text = tokenizer.apply_chat_template(
-        conversation["prompt"] + conversation["completion"], tokenize=False, **kw
-    )
+    prompt_text, full_text = chat_texts(conversation, tokenizer)
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
-    n = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        n += 1
-    return {"input_ids": full_ids, "labels": [-100] * n + full_ids[n:]}
+    return {"input_ids": full_ids, "labels": labels_for(prompt_ids, full_ids)}
 
 
 class MaskingTransform:
@@ -269,8 +312,9 @@ class MaskingTransform:
     Output: ``{"input_ids": list[list[int]], "labels": list[list[int]], "length": list[int]}``.
     The epoch is read from ``epoch_tensor`` (a shared-memory ``torch.int64`` scalar written by
     :class:`EpochCallback`), or fixed with ``fixed_epoch`` (evaluation sets).
-    Rows longer than ``max_length`` are truncated keeping the start (rare: lengths were checked at
-    epoch 0, and masked names change lengths by a few tokens).
+    Each epoch's rendering is fitted into ``max_length`` on its own (:class:`RowFitter`: fresh
+    names change the length, so the distractors removed can differ between epochs); with
+    ``fit_long_rows: false`` an over-long rendering is cut keeping the start instead.
     """
 
     def __init__(
@@ -285,6 +329,7 @@ class MaskingTransform:
         self.args = args
         self.masking_config = args.masking_config()
         self.tokenizer = tokenizer
+        self.fitter = RowFitter(args, tokenizer, max_length, seed, remove_tools=args.fit_long_rows)
         self.seed = seed
         self.max_length = max_length
         self.epoch_tensor = epoch_tensor
@@ -300,18 +345,13 @@ class MaskingTransform:
         if "example" not in batch:  # e.g. the trainer reading the `length` column alone
             return batch
         epoch = self.epoch if self.masking_config.dynamic else 0
-        out: dict[str, list] = {"input_ids": [], "labels": [], "length": []}
-        for raw, row in zip(batch["example"], batch["row"]):
-            conv, _ = render_row(
-                Example.from_storage(json.loads(raw)), row, self.args, self.masking_config, self.seed, epoch
-            )
-            tok = tokenize_conversation(conv, self.tokenizer)
-            if self.max_length is not None and len(tok["input_ids"]) > self.max_length:
-                tok = {k: v[: self.max_length] for k, v in tok.items()}
-            out["input_ids"].append(tok["input_ids"])
-            out["labels"].append(tok["labels"])
-            out["length"].append(len(tok["input_ids"]))
-        return out
+        examples = [Example.from_storage(json.loads(raw)) for raw in batch["example"]]
+        fitted = self.fitter.encode(examples, batch["row"], epoch)
+        return {
+            "input_ids": [f.input_ids for f in fitted],
+            "labels": [f.labels for f in fitted],
+            "length": [len(f.input_ids) for f in fitted],
+        }
 
 
 class EpochCallback(TrainerCallback):
@@ -377,6 +417,63 @@ def _percentiles(lengths: list[int]) -> dict[str, Any]:
     }
 
 
+def _render_rows(examples: list[Example], args: HammerArguments, seed: int, copies: int) -> tuple[list, Counter, int]:
+    """Conversational rows of epoch 0 / every static copy (no tokenizer: no length step)."""
+    mcfg = args.masking_config()
+    rows, kinds, masked = [], Counter(), 0
+    for copy in range(copies):
+        for i, ex in enumerate(examples):
+            conv, mk = render_row(ex, i, args, mcfg, seed, copy)
+            masked += bool(mk)
+            kinds.update(mk)
+            rows.append({**conv, "kind": ex.kind})
+    return rows, kinds, masked
+
+
+def _tokenized_rows(
+    examples: list[Example], fitter: RowFitter, copies: int, dynamic: bool, report: DataReport, conversations: bool
+) -> tuple[list, list[int], int, Counter, int]:
+    """Fit and tokenize epoch 0 / every static copy; fills the fitting counts of ``report.length``.
+    Rows are raw examples (``dynamic``), the fitted conversations (``conversations``) or token ids.
+
+    Returns:
+        ``(rows, lengths, kept_empty, kinds, masked)``: dataset rows, their token lengths, how many
+        have the answer ``[]``, masking kinds and masked rows of the renderings kept.
+    """
+    rows, lengths, kinds = [], [], Counter()
+    kept_empty = masked = fitted_rows = removed = unmasked = too_long = 0
+    for copy, start in ((c, s) for c in range(copies) for s in range(0, len(examples), _CHUNK)):
+        chunk = examples[start : start + _CHUNK]
+        for i, ex, f in zip(
+            range(start, len(examples)), chunk, fitter.encode(chunk, range(start, len(examples)), copy)
+        ):
+            if f.too_long:  # fit_long_rows: false (the earlier behaviour): dropped whole
+                too_long += 1
+                continue
+            fitted_rows += f.tools_removed > 0
+            removed += f.tools_removed
+            unmasked += f.unmasked_to_fit
+            masked += bool(f.masked_kinds)
+            kinds.update(f.masked_kinds)
+            n = len(f.input_ids)
+            lengths.append(n)
+            kept_empty += not ex.answers
+            if conversations:
+                rows.append({**f.conversation, "kind": ex.kind, "row": i, "length": n})
+            elif dynamic:
+                rows.append({"example": json.dumps(ex.to_dict(), ensure_ascii=False), "row": i, "length": n})
+            else:
+                rows.append({"input_ids": f.input_ids, "labels": f.labels, "length": n})
+    report.length.update(
+        renderings=len(examples) * copies,
+        rows_fitted=fitted_rows,
+        tools_removed=removed,
+        unmasked_to_fit=unmasked,
+        too_long=too_long,
+    )
+    return rows, lengths, kept_empty, kinds, masked
+
+
 def build_dataset(
     args: HammerArguments,
     seed: int,
@@ -388,32 +485,43 @@ def build_dataset(
     mix: bool = True,
     epoch_tensor=None,
     fixed_epoch: int | None = None,
+    conversations: bool = False,
 ):
     """Build the training (or evaluation) dataset a recipe describes.
 
     Args:
-        args: recipe data arguments.
-        seed: recipe seed (same seed -> same rows, same masked names, same report).
+        args: recipe data arguments (``fit_long_rows`` chooses fitting or dropping over-long rows).
+        seed: recipe seed (same seed -> same rows, same masked names, same fitting, same report).
         tokenizer: when given, rows are tokenized (``input_ids``, ``labels``, ``length``); when
             ``None``, the dataset holds TRL conversational ``prompt`` / ``completion`` rows of
-            epoch 0 / all static copies (for inspection and for plain TRL scripts).
-        max_length: rows with more tokens are dropped and counted (needs ``tokenizer``).
+            epoch 0 / all static copies (for inspection and for plain TRL scripts), without the
+            length step.
+        max_length: token limit (needs ``tokenizer``): over-long rows are fitted by removing
+            distractor tools; rows whose core does not fit are dropped before mixing and counted
+            (:mod:`hammer_train.fitting`; ``report.length``).
         batch_size: per-device batch, for the padding share in the report.
         sampling_strategy: the trainer's ``train_sampling_strategy``, for the padding share.
         sources, mix: see :func:`load_examples`.
         epoch_tensor: dynamic mode: shared epoch tensor (created when ``None``).
         fixed_epoch: dynamic mode: always use this epoch (evaluation sets).
+        conversations: with a tokenizer, return the rows of epoch 0 / all static copies as the
+            fitted TRL ``prompt`` / ``completion`` conversations the trainer sees (plus ``kind``,
+            ``row``, ``length``), not token ids (the same rows and report as without it).
 
     Returns:
         ``(dataset, report)``. In dynamic mode with a tokenizer the dataset carries the
         :class:`MaskingTransform` (``dataset.epoch_tensor`` is not set; pass your own tensor to
-        share it with :class:`EpochCallback`).
+        share it with :class:`EpochCallback`); its rows hold the raw examples, fitted per epoch.
+
+    Raises:
+        ValueError: no rows left (every source empty, or every row too long).
     """
     from datasets import Dataset
 
-    examples, report = load_examples(args, seed, sources=sources, mix=mix)
-    mcfg = args.masking_config()
-    dynamic = args.masking_mode == "dynamic" and tokenizer is not None
+    fitter = RowFitter(args, tokenizer, max_length, seed, args.fit_long_rows) if tokenizer is not None else None
+    step = fitter if fitter is not None and max_length is not None and args.fit_long_rows else None
+    examples, report = load_examples(args, seed, sources=sources, mix=mix, fitter=step)
+    dynamic = args.masking_mode == "dynamic" and tokenizer is not None and not conversations
     copies = 1 if args.masking_mode == "dynamic" else args.masking_copies
     report.settings = {
         "seed": seed,
@@ -423,43 +531,19 @@ def build_dataset(
         "masking_row_prob": args.masking_row_prob,
         "irrelevance_ratio": args.irrelevance_ratio if mix else None,
         "max_length": max_length,
+        "fit_long_rows": args.fit_long_rows,
     }
-
-    kinds: Counter = Counter()
-    masked_rows = 0
-    rows: list[dict[str, Any]] = []
-    lengths: list[int] = []
-    too_long = 0
-    kept_empty = 0  # rows whose answer is [] that survive the length filter
-    for copy in range(copies):
-        for i, ex in enumerate(examples):
-            conv, mk = render_row(ex, i, args, mcfg, seed, copy)
-            masked_rows += bool(mk)
-            kinds.update(mk)
-            if tokenizer is None:
-                rows.append({**conv, "kind": ex.kind})
-                continue
-            tok = tokenize_conversation(conv, tokenizer)
-            n = len(tok["input_ids"])
-            if max_length is not None and n > max_length:
-                too_long += 1
-                continue
-            lengths.append(n)
-            kept_empty += not ex.answers
-            if dynamic:
-                rows.append({"example": json.dumps(ex.to_dict(), ensure_ascii=False), "row": i, "length": n})
-            else:
-                rows.append({"input_ids": tok["input_ids"], "labels": tok["labels"], "length": n})
-    report.masking = {
-        "rows_rendered": len(examples) * copies,
-        "rows_masked": masked_rows,
-        "by_kind": dict(sorted(kinds.items())),
-    }
-    if tokenizer is not None:
+    if fitter is None:
+        rows, kinds, masked_rows = _render_rows(examples, args, seed, copies)
+    else:
+        rows, lengths, kept_empty, kinds, masked_rows = _tokenized_rows(
+            examples, fitter, copies, dynamic, report, conversations
+        )
+        dropped = sum(report.length.get("dropped_too_long", {}).values()) + report.length["too_long"]
         report.tokens = {
             "lengths": _percentiles(lengths),
-            "dropped_too_long": too_long,
-            # the irrelevance share after over-long rows are dropped (mixing hits its target before)
+            "dropped_too_long": dropped,
+            # the irrelevance share in the rows trained on (with fitting, the mixer's own share)
             "irrelevance_share_after_length_filter": round(kept_empty / len(lengths), 4) if lengths else None,
             "completion_tokens_note": "labels cover the completion and its end-of-turn token",
             "padding_share": {
@@ -469,6 +553,11 @@ def build_dataset(
                 "recipe_strategy": sampling_strategy,
             },
         }
+    report.masking = {
+        "rows_rendered": len(rows),
+        "rows_masked": masked_rows,
+        "by_kind": dict(sorted(kinds.items())),
+    }
     if not rows:
         raise RecipeError(f"max_length: no rows left after tokenization, every row is longer than {max_length} tokens")
     dataset = Dataset.from_list(rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .schema import Example
 
@@ -87,6 +87,8 @@ class IrrelevanceReport:
         existing_dropped: real no-call rows left out because there were more than ``n_target``.
         shortfall: ``[]`` rows missing because there were not enough candidates.
         built_failed: call rows :func:`make_irrelevance_example` could not turn into a row.
+        too_long: ``[]`` candidates that ``fits`` rejected, by origin (``existing``, ``external``,
+            ``built``); all 0 without ``fits``.
     """
 
     target_ratio: float
@@ -98,6 +100,7 @@ class IrrelevanceReport:
     existing_dropped: int = 0
     shortfall: int = 0
     built_failed: int = 0
+    too_long: dict[str, int] = field(default_factory=lambda: {"existing": 0, "external": 0, "built": 0})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types."""
@@ -120,12 +123,36 @@ def _check_ratio(ratio: float) -> None:
         raise ValueError(f"irrelevance_ratio must be in [0, 1), got {ratio!r}")
 
 
+def _draw(
+    pool: list[Example], k: int, rng: random.Random, fits: Callable[[Example], bool] | None, always: bool = False
+) -> tuple[list[Example], int]:
+    """Up to ``k`` rows of ``pool`` in pool order, sampled with ``rng`` (also when all are taken,
+    with ``always``: the draws of earlier versions, kept so that results reproduce); with
+    ``fits``, rows are tried in a random order and those it rejects are skipped.
+    Returns ``(rows, rejected)``."""
+    if fits is None:
+        if len(pool) <= k and not always:
+            return list(pool), 0
+        return [pool[i] for i in sorted(rng.sample(range(len(pool)), min(k, len(pool))))], 0
+    picked: list[int] = []
+    rejected = 0
+    for i in rng.sample(range(len(pool)), len(pool)) if len(pool) > k else range(len(pool)):
+        if len(picked) >= k:
+            break
+        if fits(pool[i]):
+            picked.append(i)
+        else:
+            rejected += 1
+    return [pool[i] for i in sorted(picked)], rejected
+
+
 def mix_irrelevance(
     call_rows: list[Example],
     ratio: float,
     seed: int,
     external: list[Example] | None = None,
     existing_no_call: list[Example] | None = None,
+    fits: Callable[[Example], bool] | None = None,
 ) -> tuple[list[Example], IrrelevanceReport]:
     """Mix call rows with ``[]`` rows so that ``[]`` rows are a share ``ratio`` of the result.
 
@@ -139,6 +166,9 @@ def mix_irrelevance(
     3. rows built with :func:`make_irrelevance_example` from call rows taken in a random order,
        each source row used at most once (donors: all call rows).
 
+    With ``fits`` (a length check, :meth:`hammer_train.fitting.RowFitter.core_fits`), a ``[]``
+    candidate it rejects is skipped and counted in ``too_long`` and the next candidate is drawn, so
+    the share holds for rows that will fit; call rows are expected to be checked by the caller.
     If candidates run out the result has fewer ``[]`` rows and ``shortfall`` says how many. All
     call rows are kept (Hammer keeps all xLAM rows next to the irrelevance rows built from them;
     DESIGN.md "Irrelevance"). Every draw, and the final shuffle of the combined list, uses one
@@ -150,6 +180,7 @@ def mix_irrelevance(
         seed: random seed.
         external: ready irrelevance rows (answers must be ``[]``), or ``None``.
         existing_no_call: real no-call rows, or ``None``.
+        fits: ``None``, or a predicate on ``[]`` candidates (existing, external and built rows).
 
     Returns:
         ``(rows, report)``: the shuffled combined list and an :class:`IrrelevanceReport`.
@@ -172,22 +203,20 @@ def mix_irrelevance(
     n_target = target_irrelevance_count(n_call, ratio)
     counts = {"external": 0, "built": 0, "existing": 0}
 
+    too_long = {"existing": 0, "external": 0, "built": 0}
+
     # 1. existing no-call rows
-    if len(existing) > n_target:
-        keep = sorted(rng.sample(range(len(existing)), n_target))
-        existing_dropped = len(existing) - n_target
-        existing = [existing[i] for i in keep]
-    else:
-        existing_dropped = 0
+    n_existing = len(existing)
+    existing, too_long["existing"] = _draw(existing, n_target, rng, fits)
+    existing_dropped = n_existing - len(existing) - too_long["existing"]
     counts["existing"] = len(existing)
     need = n_target - len(existing)
 
     # 2. external irrelevance rows
     ext_rows: list[Example] = []
     if external and need > 0:
-        k = min(need, len(external))
-        ext_rows = [external[i] for i in sorted(rng.sample(range(len(external)), k))]
-        need -= k
+        ext_rows, too_long["external"] = _draw(external, need, rng, fits, always=True)
+        need -= len(ext_rows)
     counts["external"] = len(ext_rows)
 
     # 3. built from call rows
@@ -200,6 +229,8 @@ def mix_irrelevance(
             row = make_irrelevance_example(calls[i], calls, rng)
             if row is None:
                 built_failed += 1
+            elif fits is not None and not fits(row):
+                too_long["built"] += 1
             else:
                 built.append(row)
         need -= len(built)
@@ -218,5 +249,6 @@ def mix_irrelevance(
         existing_dropped=existing_dropped,
         shortfall=max(need, 0),
         built_failed=built_failed,
+        too_long=too_long,
     )
     return combined, report
