@@ -34,18 +34,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
 from .config import DataSource, HammerArguments, RecipeError
+from .data_report import DataReport, length_percentiles, padding_share
 from .fitting import RowFitter, chat_texts, labels_for
-from .formats import SourceError, read_source
-from .schema import DataError, Example
+from .schema import Example
+from .sources import load_examples
 
 
 logger = logging.getLogger(__name__)
@@ -62,217 +60,6 @@ __all__ = [
     "build_dataset",
     "padding_share",
 ]
-
-
-@dataclass
-class DataReport:
-    """What happened to every row; JSON via :meth:`to_dict`.
-
-    Attributes:
-        sources: per source: ``rows_read``, ``examples`` (valid rows), ``dropped`` (reason ->
-            count), ``warnings`` (reason -> rows kept although a check failed; the Hammer
-            evaluation-set reader is run with ``validate=True`` for training, so this is empty
-            unless a reader keeps such rows by design), ``used`` (after weight / max_rows),
-            ``errors`` (first messages).
-        irrelevance: the mixing report (target and achieved share, rows by origin).
-        masking: rows rendered, rows masked, rows masked per kind (function / parameter /
-            default / shuffle), for epoch 0 (dynamic) or all copies (static).
-        length: the length step (with a tokenizer and ``max_length``): ``rows_used`` (sum of the
-            sources' ``used``), ``dropped_too_long`` (source rows whose core does not fit, by pool:
-            ``call``, ``no_call``, ``irrelevance``), ``not_drawn`` (``[]`` rows the mixer did not
-            need), ``built`` (irrelevance rows built from call rows), ``rows_kept``
-            (= rows_used - dropped_too_long - not_drawn + built), ``built_too_long`` (built rows
-            rejected); then, over epoch 0 (dynamic) or all copies (static): ``renderings``,
-            ``rows_fitted`` (renderings that lost tools), ``tools_removed``, ``unmasked_to_fit``
-            (masked core too long: rendered unmasked) and ``too_long`` (renderings that still do
-            not fit: dropped, or cut in later epochs; only with ``fit_long_rows: false``).
-        tokens: token-length percentiles of the final rows, rows dropped as too long (in total),
-            and the padding share expected for the recipe's batch settings.
-        final_rows: rows in the dataset handed to the trainer.
-        warnings: one message per source that gave no rows (an empty file, or every row
-            dropped), also logged as a warning (stderr).
-    """
-
-    sources: dict[str, Any] = field(default_factory=dict)
-    irrelevance: dict[str, Any] = field(default_factory=dict)
-    masking: dict[str, Any] = field(default_factory=dict)
-    length: dict[str, Any] = field(default_factory=dict)
-    tokens: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    final_rows: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings,
-            "sources": self.sources,
-            "irrelevance": self.irrelevance,
-            "masking": self.masking,
-            "length": self.length,
-            "tokens": self.tokens,
-            "final_rows": self.final_rows,
-            "warnings": self.warnings,
-        }
-
-    def warn(self, message: str) -> None:
-        """Record a warning in the report and log it."""
-        self.warnings.append(message)
-        logger.warning("%s", message)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-
-def _source_name(src: DataSource, i: int) -> str:
-    return f"{i}:{src.format}:{src.path}"
-
-
-def _weighted(examples: list[Example], weight: float, rng: random.Random) -> list[Example]:
-    whole = int(math.floor(weight))
-    out = examples * whole
-    rest = round((weight - whole) * len(examples))
-    if rest:
-        picks = sorted(rng.sample(range(len(examples)), rest))
-        out += [examples[j] for j in picks]
-    return out
-
-
-def load_examples(
-    args: HammerArguments,
-    seed: int,
-    sources: list[DataSource] | None = None,
-    mix: bool = True,
-    fitter: RowFitter | None = None,
-) -> tuple[list[Example], DataReport]:
-    """Read every source, apply weights, and mix in irrelevance rows.
-
-    Args:
-        args: recipe arguments (sources, strict, irrelevance settings).
-        seed: recipe seed; weighting and mixing are deterministic from it.
-        sources: override ``args.sources`` (used for ``eval_sources``).
-        mix: apply irrelevance mixing (off for evaluation-loss sets).
-        fitter: the length step: rows whose core does not fit its ``max_length``
-            (:meth:`RowFitter.cores_fit`) are dropped before mixing and counted in
-            ``report.length``; the mixer skips ``[]`` candidates that cannot fit. ``None``: no
-            length step here.
-
-    Returns:
-        ``(examples, report)``: examples in their final order (row index = position).
-
-    A source that gives no rows (an empty file, or every row dropped) is a warning in
-    ``report.warnings`` and the log, not an error, as long as another source gives rows.
-
-    Raises:
-        DataError: in strict mode, the first invalid row (message names source, row and field);
-            a local file is named by its path as the recipe writes it.
-        RecipeError: a source's file does not exist (the message names ``sources[i].path``).
-        SourceError: no usable rows at all (a ``ValueError``).
-    """
-    from .irrelevance import mix_irrelevance
-
-    report = DataReport()
-    rng = random.Random(seed)
-    call_rows: list[Example] = []
-    no_call_rows: list[Example] = []
-    external: list[Example] = []
-    field_name = "sources" if sources is None else "eval_sources"
-    for i, src in enumerate(args.sources if sources is None else sources):
-        result = _read(src, args.strict, f"{field_name}[{i}]")
-        if result.rows_read == 0:
-            report.warn(f"{_source_name(src, i)}: the source is empty (0 rows read)")
-        elif not result.examples:
-            reasons = ", ".join(f"{k}: {v}" for k, v in result.dropped.most_common())
-            report.warn(f"{_source_name(src, i)}: no usable rows, all {result.candidates} dropped ({reasons})")
-        examples = [ex for ex in result.examples if ex.kind != "relevance"]
-        dropped = dict(result.dropped)
-        if len(examples) < len(result.examples):
-            # BFCL live_relevance: a call is expected but no gold call exists; evaluation only.
-            dropped["relevance_without_gold"] = len(result.examples) - len(examples)
-        if src.max_rows is not None:
-            examples = examples[: src.max_rows]
-        used = _weighted(examples, src.weight, rng)
-        report.sources[_source_name(src, i)] = {
-            "rows_read": result.rows_read,
-            "examples": len(result.examples),
-            "dropped": dropped,
-            "warnings": dict(result.warnings),
-            "used": len(used),
-            "errors": list(result.errors)[:5],
-        }
-        for ex in used:
-            if src.kind == "irrelevance" or ex.kind == "irrelevance":
-                external.append(ex)
-            elif ex.answers:
-                call_rows.append(ex)
-            else:
-                no_call_rows.append(ex)
-    used = len(call_rows) + len(no_call_rows) + len(external)
-    too_long = {"call": 0, "no_call": 0, "irrelevance": 0}
-    if fitter is not None:
-        pools = (
-            (("call", call_rows),)
-            if mix
-            else (("call", call_rows), ("no_call", no_call_rows), ("irrelevance", external))
-        )
-        for name, pool in pools:
-            ok = fitter.cores_fit(pool)
-            too_long[name] = ok.count(False)
-            pool[:] = [r for r, keep in zip(pool, ok) if keep]
-    if not mix:
-        rows = call_rows + no_call_rows + external
-        built = not_drawn = built_too_long = 0
-    else:
-        rows, irr = mix_irrelevance(
-            call_rows,
-            args.irrelevance_ratio,
-            seed,
-            external=external if external else None,
-            existing_no_call=no_call_rows if no_call_rows else None,
-            fits=fitter.core_fits if fitter is not None else None,
-        )
-        report.irrelevance = irr.to_dict()
-        too_long["no_call"], too_long["irrelevance"] = irr.too_long["existing"], irr.too_long["external"]
-        built, built_too_long = irr.n_irrelevance["built"], irr.too_long["built"]
-        not_drawn = irr.existing_dropped + len(external) - irr.n_irrelevance["external"] - too_long["irrelevance"]
-    if fitter is not None:
-        report.length = {
-            "max_length": fitter.max_length,
-            "rows_used": used,
-            "dropped_too_long": too_long,
-            "not_drawn": not_drawn,
-            "built": built,
-            "rows_kept": len(rows),
-            "built_too_long": built_too_long,
-        }
-    if not rows:
-        raise SourceError(
-            "no usable rows: every source was empty or every row was dropped"
-            + (f" ({'; '.join(report.warnings)})" if report.warnings else "")
-        )
-    return rows, report
-
-
-def _read(src: DataSource, strict: bool, field_name: str):
-    """``read_source`` for a recipe's source. A missing file (or an unreachable hub dataset) is a
-    :class:`RecipeError` naming the field (``sources[2].path``); a strict error names a local file
-    by its path as the recipe writes it (the reader's own name for it is the file stem)."""
-    try:
-        return read_source(
-            src.format,
-            src.path,
-            split=src.split,
-            config=src.name,
-            strict=strict,
-            kind=src.kind if src.format == "xlam" else None,
-            # the evaluation-set reader keeps rows that fail a check by default; training drops them
-            **({"validate": True} if src.format == "hammer_eval" else {}),
-        )
-    except (FileNotFoundError, ConnectionError) as exc:  # no such file; a hub dataset that cannot be reached
-        raise RecipeError(f"{field_name}.path: {exc}") from None
-    except DataError as err:
-        if err.source == Path(src.path).stem:
-            raise err.located(source=src.path) from None
-        raise
 
 
 def render_row(example: Example, row: int, args: HammerArguments, masking_config, seed: int, epoch: int):
@@ -367,54 +154,6 @@ class EpochCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.epoch_tensor.fill_(int(math.floor(state.epoch or 0)))
-
-
-def padding_share(lengths: list[int], batch_size: int, strategy: str = "random", seed: int = 0) -> float:
-    """Share of padding tokens when ``lengths`` are batched ``batch_size`` at a time.
-
-    Args:
-        strategy: ``"random"`` (shuffled, the Trainer default) or ``"group_by_length"``
-            (transformers' ``LengthGroupedSampler`` order).
-
-    Returns:
-        padding tokens / all tokens processed, in [0, 1).
-    """
-    if not lengths:
-        return 0.0
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    if strategy == "group_by_length":
-        from transformers.trainer_pt_utils import get_length_grouped_indices
-
-        order = get_length_grouped_indices(lengths, batch_size, generator=g)
-    else:
-        order = torch.randperm(len(lengths), generator=g).tolist()
-    real = padded = 0
-    for s in range(0, len(order), batch_size):
-        chunk = [lengths[j] for j in order[s : s + batch_size]]
-        real += sum(chunk)
-        padded += max(chunk) * len(chunk)
-    return 1 - real / padded
-
-
-def _percentiles(lengths: list[int]) -> dict[str, Any]:
-    if not lengths:
-        return {}
-    s = sorted(lengths)
-
-    def q(p: float) -> int:
-        return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
-
-    return {
-        "min": s[0],
-        "p50": q(0.5),
-        "p90": q(0.9),
-        "p99": q(0.99),
-        "max": s[-1],
-        "mean": round(sum(s) / len(s), 1),
-        "total": sum(s),
-    }
 
 
 def _render_rows(examples: list[Example], args: HammerArguments, seed: int, copies: int) -> tuple[list, Counter, int]:
@@ -541,7 +280,7 @@ def build_dataset(
         )
         dropped = sum(report.length.get("dropped_too_long", {}).values()) + report.length["too_long"]
         report.tokens = {
-            "lengths": _percentiles(lengths),
+            "lengths": length_percentiles(lengths),
             "dropped_too_long": dropped,
             # the irrelevance share in the rows trained on (with fitting, the mixer's own share)
             "irrelevance_share_after_length_filter": round(kept_empty / len(lengths), 4) if lengths else None,
