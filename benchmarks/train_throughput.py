@@ -121,12 +121,9 @@ def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     raw = tokenized.with_format(None)  # drop the masking transform: keep the raw rows
     n = min(args.rows, len(raw))
     raw = raw.select(range(n))
-    if hargs.masking_mode == "dynamic":
-        row_ids = list(raw["row"])
-    else:  # static: rows are tokenized already, the conversational set lists copies in the same order
-        row_ids = list(range(n))
-    conv, _ = build_dataset(hargs, sft.seed, tokenizer=None)
-    conv = conv.select(row_ids).remove_columns(
+    # the same rows as fitted conversations (distractor tools removed where a row was too long), in order
+    conv, _ = build_dataset(hargs, sft.seed, tokenizer=tok, max_length=sft.max_length, conversations=True)
+    conv = conv.select(range(n)).remove_columns(
         [c for c in conv.column_names if c not in ("prompt", "completion", "tools")]
     )
     raw.save_to_disk(str(workdir / "ours"))

@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     if own.save_rows:
-        rows = dataset if tokenizer is None else build_dataset(hammer_args, sft_config.seed)[0]
+        rows = dataset
+        if tokenizer is not None:  # the fitted rows (distractor tools removed), as conversations
+            rows = build_dataset(
+                hammer_args, sft_config.seed, tokenizer=tokenizer, max_length=sft_config.max_length, conversations=True
+            )[0]
         with open(own.save_rows, "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
