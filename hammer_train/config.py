@@ -182,6 +182,7 @@ class HammerArguments:
             raise RecipeError(f"masking_mode must be 'dynamic' or 'static', got {self.masking_mode!r}")
         if self.masking_copies < 1:
             raise RecipeError(f"masking_copies must be >= 1, got {self.masking_copies}")
+        self._check_tool_call_eval()
 
     def masking_config(self) -> MaskingConfig:
         """The :class:`hammer_train.masking.MaskingConfig` these fields describe (``masking_mode``
@@ -202,6 +203,59 @@ class HammerArguments:
             duplicate_padding=self.masking_duplicate_padding,
             dynamic=self.masking_mode == "dynamic",
         )
+
+    # ---- in-training tool-call metrics (hammer_train/callbacks.py: ToolCallEvalCallback) ----------------
+    tool_call_eval: bool = field(
+        default=False,
+        metadata={"help": "Generate on a held-out slice every tool_call_eval_steps and log tool_call/* scores."},
+    )
+    tool_call_eval_benchmark: str = field(
+        default="bfcl_simple",
+        metadata={"help": "Benchmark of the slice's call rows (its renamed rows are built from them)."},
+    )
+    tool_call_eval_irrelevance: str | None = field(
+        default="bfcl_irrelevance",
+        metadata={"help": "Benchmark of the slice's irrelevance rows (gold []); empty or null for none."},
+    )
+    tool_call_eval_rows: int = field(
+        default=36, metadata={"help": "Rows of the slice: a third call rows, a third irrelevance, a third renamed."}
+    )
+    tool_call_eval_steps: int | None = field(
+        default=None,
+        metadata={"help": "Optimizer steps between runs (and the last step); default: eval_steps, else 64."},
+    )
+    tool_call_eval_max_new_tokens: int = field(default=80, metadata={"help": "Generation limit per row of the slice."})
+    tool_call_eval_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call on each rank."})
+
+    def _check_tool_call_eval(self) -> None:
+        """Validate the tool_call_eval_* fields (benchmark names only when the callback is on)."""
+        for name in ("tool_call_eval_rows", "tool_call_eval_max_new_tokens", "tool_call_eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise RecipeError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.tool_call_eval_steps is not None and self.tool_call_eval_steps < 1:
+            raise RecipeError(f"tool_call_eval_steps must be >= 1 or unset, got {self.tool_call_eval_steps}")
+        if self.tool_call_eval_irrelevance in ("", "none", "None"):
+            self.tool_call_eval_irrelevance = None
+        if not self.tool_call_eval:
+            return
+        from .evaluation.benchmarks import BENCHMARKS
+
+        for name in ("tool_call_eval_benchmark", "tool_call_eval_irrelevance"):
+            bench = getattr(self, name)
+            if bench is not None and bench not in BENCHMARKS:
+                raise RecipeError(f"{name}: unknown benchmark {bench!r}; known: {', '.join(BENCHMARKS)}")
+        if self.tool_call_eval_benchmark.endswith(("_renamed", "_shuffled")):
+            raise RecipeError(
+                f"tool_call_eval_benchmark: name a plain benchmark, not {self.tool_call_eval_benchmark!r} "
+                "(the slice builds its renamed rows itself)"
+            )
+        minimum = 3 if self.tool_call_eval_irrelevance else 2
+        if self.tool_call_eval_rows < minimum:
+            raise RecipeError(
+                f"tool_call_eval_rows must be >= {minimum} (one row per section), got {self.tool_call_eval_rows}"
+            )
+
+    # ---- end of the tool-call metrics block -------------------------------------------------------------
 
 
 def make_parser():

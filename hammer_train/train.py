@@ -90,6 +90,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     from transformers import set_seed
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
+    from .callbacks import add_tool_call_callback
     from .data import EpochCallback, build_dataset
     from .modeling import resolve_model
 
@@ -137,6 +138,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         quantization_config=get_quantization_config(model_config),
         callbacks=callbacks,
     )
+    add_tool_call_callback(trainer, hammer_args)  # no-op unless tool_call_eval: true; off under ZeRO-3 / FSDP
     trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
 
     out = Path(sft_config.output_dir)
@@ -203,7 +205,13 @@ def _save_outputs(trainer, tokenizer, out: Path, report, hammer_args, sft_config
     recipe = resolved_recipe(hammer_args, sft_config, model_config)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
     (out / "data_report.json").write_text(report.to_json())
-    history = [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
+    from .callbacks import PREFIX as TOOL_CALL_PREFIX
+
+    history = [  # the loss curve and, with tool_call_eval, the tool-call metrics curve
+        h
+        for h in trainer.state.log_history
+        if "loss" in h or "train_loss" in h or any(k.startswith(TOOL_CALL_PREFIX) for k in h)
+    ]
     (out / "train_log.json").write_text(json.dumps(history, indent=1))
     write_model_card(
         out, recipe, report.to_dict(), chat_template_is_training_prompt=hammer_args.prompt_style == "hammer"
