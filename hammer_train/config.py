@@ -167,6 +167,16 @@ class HammerArguments:
         },
     )
 
+    # ---- held-out benchmarks: their rows never train (decontamination)
+    holdout_benchmarks: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Benchmarks scored after training (names as in hammer-train evaluate --list, e.g. bfcl_simple, "
+            "bfcl_irrelevance): a training row whose query is one of their rows is dropped and counted "
+            "(held_out_benchmark_row). BFCL's live_irrelevance repeats bfcl_irrelevance rows 0, 69, 78 and 233."
+        },
+    )
+
     def __post_init__(self) -> None:
         self.sources = _sources(self.sources, "sources")
         self.eval_sources = _sources(self.eval_sources, "eval_sources")

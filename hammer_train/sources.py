@@ -20,7 +20,7 @@ from .formats import SourceError, read_source
 from .schema import DataError, Example
 
 
-__all__ = ["load_examples"]
+__all__ = ["load_examples", "holdout_keys"]
 
 
 def _source_name(src: DataSource, i: int) -> str:
@@ -72,7 +72,8 @@ def load_examples(
 
     report = DataReport()
     field_name = "sources" if sources is None else "eval_sources"
-    pools = _read_pools(args.sources if sources is None else sources, args.strict, field_name, seed, report)
+    holdout = holdout_keys(args.holdout_benchmarks)
+    pools = _read_pools(args.sources if sources is None else sources, args.strict, field_name, seed, report, holdout)
     used = sum(len(p) for p in pools.values())
     too_long = {name: 0 for name in pools}
     if fitter is not None:  # mixing skips the [] candidates that cannot fit itself
@@ -115,12 +116,38 @@ def load_examples(
     return rows, report
 
 
+def holdout_keys(benchmarks: list[str]) -> set[str]:
+    """The queries of held-out benchmarks (:func:`hammer_train.evaluation.tool_call_slice.query_key`:
+    whitespace collapsed, case folded): a training row with one of them is a benchmark row.
+
+    Raises:
+        RecipeError: an unknown benchmark name, or one whose data is missing (names the field).
+    """
+    if not benchmarks:
+        return set()
+    from .evaluation.benchmarks import BENCHMARKS, load_benchmark
+    from .evaluation.tool_call_slice import query_key
+
+    keys: set[str] = set()
+    for name in benchmarks:
+        if name not in BENCHMARKS:
+            raise RecipeError(f"holdout_benchmarks: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        try:
+            keys |= {query_key(ex) for ex in load_benchmark(name).examples}
+        except FileNotFoundError as exc:
+            raise RecipeError(f"holdout_benchmarks: {name}: {exc}") from None
+    return keys
+
+
 def _read_pools(
-    sources: list[DataSource], strict: bool, field_name: str, seed: int, report: DataReport
+    sources: list[DataSource], strict: bool, field_name: str, seed: int, report: DataReport, holdout: set[str]
 ) -> dict[str, list[Example]]:
     """Read and weight every source into three pools: ``call`` rows, existing ``no_call`` rows and
-    ``irrelevance`` rows (an external irrelevance set, or rows a reader marks so); each source's
-    counts go into ``report.sources``, an empty source into ``report.warnings``."""
+    ``irrelevance`` rows (an external irrelevance set, or rows a reader marks so); rows whose query
+    is in ``holdout`` are dropped (``held_out_benchmark_row``); each source's counts go into
+    ``report.sources``, an empty source into ``report.warnings``."""
+    from .evaluation.tool_call_slice import query_key
+
     rng = random.Random(seed)
     pools: dict[str, list[Example]] = {"call": [], "no_call": [], "irrelevance": []}
     for i, src in enumerate(sources):
@@ -135,6 +162,11 @@ def _read_pools(
         if len(examples) < len(result.examples):
             # BFCL live_relevance: a call is expected but no gold call exists; evaluation only.
             dropped["relevance_without_gold"] = len(result.examples) - len(examples)
+        if holdout:
+            kept = [ex for ex in examples if query_key(ex) not in holdout]
+            if len(kept) < len(examples):
+                dropped["held_out_benchmark_row"] = len(examples) - len(kept)
+            examples = kept
         if src.max_rows is not None:
             examples = examples[: src.max_rows]
         used = _weighted(examples, src.weight, rng)

@@ -3,6 +3,7 @@ the real SmolLM2 tokenizer)."""
 
 import json
 
+import pytest
 from conftest import SHARED_DATA, requires_bfcl, requires_shared
 
 from hammer_train.config import HammerArguments
@@ -146,3 +147,25 @@ def test_completion_keeps_json_types_of_arguments():
     completion = to_conversation(ex)["completion"][0]["content"]
     assert json.loads(completion.split("```")[1]) == [{"name": "book", "arguments": args}]
     assert '"seats": 2' in completion and '"window": true' in completion
+
+
+@requires_bfcl
+def test_holdout_benchmark_rows_never_train():
+    """BFCL's live_irrelevance repeats five bfcl_irrelevance rows word for word: with the
+    benchmark held out they are dropped, counted, and no kept row has a benchmark query."""
+    from hammer_train.config import DataSource, HammerArguments, RecipeError
+    from hammer_train.data import load_examples
+    from hammer_train.evaluation.tool_call_slice import query_key
+    from hammer_train.sources import holdout_keys
+
+    src = [DataSource(format="bfcl", path="live_irrelevance")]
+    args = HammerArguments(sources=src, holdout_benchmarks=["bfcl_irrelevance"])
+    rows, report = load_examples(args, 42, mix=False)
+    (counts,) = report.sources.values()
+    assert counts["dropped"]["held_out_benchmark_row"] == 5
+    keys = holdout_keys(["bfcl_irrelevance"])
+    assert not any(query_key(ex) in keys for ex in rows)
+    plain, _ = load_examples(HammerArguments(sources=src), 42, mix=False)
+    assert len(plain) == len(rows) + 5
+    with pytest.raises(RecipeError, match="holdout_benchmarks: unknown benchmark 'bfcl_nope'"):
+        load_examples(HammerArguments(sources=src, holdout_benchmarks=["bfcl_nope"]), 42, mix=False)
