@@ -1,6 +1,6 @@
 """Recipe -> ``datasets.Dataset`` for TRL's ``SFTTrainer``, with a data report.
 
-Data flows one way (DESIGN.md, "The shape we build")::
+Data flows one way::
 
     readers -> Example -> weighting -> irrelevance mixing -> masking -> prompt -> tokens
 
@@ -12,7 +12,7 @@ Two masking modes:
 * ``dynamic`` (our improvement): the dataset keeps the raw rows and a transform masks, renders and
   tokenizes each batch with the seed ``(seed, row, epoch)``; :class:`EpochCallback` writes the epoch
   into a shared-memory tensor the transform reads, so persistent dataloader workers see it too
-  (DESIGN.md, "SFTTrainer tokenizes once"). The trainer must get
+  (docs/design.md, "TRL and transformers traps"). The trainer must get
   ``dataset_kwargs={"skip_prepare_dataset": True}`` and ``remove_unused_columns=False``.
 
 Both produce ``input_ids`` and ``labels`` (prompt tokens at -100, the completion including the

@@ -3,7 +3,7 @@
 Hammer trains on xLAM 60k plus 7.5k "XLAM-7.5k-Irrelevance" rows: a query whose needed function
 was removed from ``tools``, with ``answers`` ``[]`` (about 11% of the mix; the paper's sweep found
 about 10% best: more raises refusal accuracy and lowers call accuracy). Sources: arXiv 2410.04587
-§3 and DESIGN.md "Irrelevance".
+§3 and docs/design.md "What Hammer does".
 
 :func:`make_irrelevance_example` builds one such row; :func:`mix_irrelevance` mixes call rows,
 real no-call rows, external irrelevance rows and built ones so that the share of ``[]`` rows is the
@@ -171,7 +171,7 @@ def mix_irrelevance(
     the share holds for rows that will fit; call rows are expected to be checked by the caller.
     If candidates run out the result has fewer ``[]`` rows and ``shortfall`` says how many. All
     call rows are kept (Hammer keeps all xLAM rows next to the irrelevance rows built from them;
-    DESIGN.md "Irrelevance"). Every draw, and the final shuffle of the combined list, uses one
+    docs/design.md "What Hammer does"). Every draw, and the final shuffle of the combined list, uses one
     ``random.Random(seed)``, so the result depends only on the inputs and ``seed``.
 
     Args:

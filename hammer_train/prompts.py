@@ -16,7 +16,7 @@ the completion only:
   that render tools (Qwen2.5); :func:`template_renders_tools` tells.
 
 Multi-turn queries (API-Bank, Glaive) in the Hammer style are rendered as Hammer's 1.0 test
-prompts do (DESIGN.md, "Multi-turn queries"): ``User: ...`` / ``AI: ...`` lines and
+prompts do (docs/design.md, "Multi-turn queries"): ``User: ...`` / ``AI: ...`` lines and
 ``API-Request: [name(args)]->result`` for a call joined to the tool result after it.
 """
 
@@ -224,7 +224,7 @@ def to_conversation(
 
 def template_renders_tools(tokenizer: Any) -> bool:
     """True when the tokenizer's chat template renders ``tools=`` (SmolLM2's does not: the text is
-    identical with and without tools; DESIGN.md, TRL traps)."""
+    identical with and without tools; docs/design.md, "TRL and transformers traps")."""
     probe = [{"role": "user", "content": "hi"}]
     tool = Tool.from_dict(
         {"name": "zz_probe_fn", "description": "probe", "parameters": {"type": "object", "properties": {}}}

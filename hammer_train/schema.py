@@ -1,7 +1,7 @@
 """One canonical function-calling row: :class:`Example` with :class:`Tool` specs and :class:`ToolCall` answers.
 
 Every reader in :mod:`hammer_train.formats` produces ``Example`` objects; masking, irrelevance
-mixing and prompt rendering work on them, never on rendered text (DESIGN.md, "The shape we build").
+mixing and prompt rendering work on them, never on rendered text.
 
 Tool specs arrive in two layouts and are normalized to one:
 
@@ -420,7 +420,7 @@ class Tool:
 @dataclass
 class ToolCall:
     """One function call: ``name`` and ``arguments`` (a dict, never a JSON string: some chat
-    templates apply ``tojson`` and would double-encode a string; DESIGN.md, TRL traps)."""
+    templates apply ``tojson`` and would double-encode a string; docs/design.md, "TRL and transformers traps")."""
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)

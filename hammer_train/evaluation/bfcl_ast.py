@@ -2,7 +2,7 @@
 
 Our own checker that follows the rules of ``bfcl_eval.eval_checker.ast_eval.ast_checker``
 (PyPI ``bfcl-eval`` 2026.3.23, Python categories only).  Importing the real one pulls in every
-model handler (DESIGN.md, "BFCL checker"), so this module re-implements its rules from a reading
+model handler (docs/design.md, "BFCL checker"), so this module re-implements its rules from a reading
 of that source and is tested against verdicts recorded from the real checker
 (``tests/fixtures/bfcl_verdicts.jsonl``, made by ``scripts/dev/record_bfcl_verdicts.py``).
 

@@ -11,7 +11,7 @@ The evaluation pipeline (:func:`~.report.run_evaluation`) only needs two callabl
   installed (optional, never required).  Any function with that signature works, e.g. a stub that
   returns gold answers.
 
-Decoding follows DESIGN.md ("Evaluation"): greedy; generation stops at the tokenizer's EOS or
+Decoding follows docs/design.md ("Evaluation exactly as the Hammer authors score it"): greedy; generation stops at the tokenizer's EOS or
 ``<|im_end|>``.
 """
 

@@ -50,7 +50,7 @@ def _hammer_hits(gold_args: dict, pred_args: dict) -> int:
 def hammer_f1(predictions: Sequence[str], golds: Sequence[list[dict]]) -> dict:
     """Hammer's micro-averaged API and argument F1, bit-compatible with the authors' scorer.
 
-    Follows the Hammer authors' ``evaluation/evaluate.py`` as restated in DESIGN.md ("Evaluation
+    Follows the Hammer authors' ``evaluation/evaluate.py`` as restated in docs/design.md ("Evaluation
     exactly as the Hammer authors score it"): predictions parsed with
     :func:`~.parse.hammer_parse`; six counters over the whole file; per row ``gold_calls +=
     len(gold)`` and ``gold_args +=`` gold arguments whose value is not ``""``; a prediction that is
@@ -225,7 +225,7 @@ def _as_calls(pred: Any) -> list[dict] | None:
 
 
 def strict_f1(predictions: Sequence[Any], golds: Sequence[list[dict]]) -> dict:
-    """Our stricter call / argument F1 (DESIGN.md: "So also report strict_f1 of our own").
+    """Our stricter call / argument F1 (docs/design.md, "Evaluation exactly as the Hammer authors score it").
 
     Rules:
 
@@ -317,7 +317,7 @@ def strict_f1(predictions: Sequence[Any], golds: Sequence[list[dict]]) -> dict:
 
 
 def irrelevance_accuracy(predictions: Sequence[Any], golds: Sequence[list[dict]]) -> dict:
-    """Refusal quality (DESIGN.md: "irrelevance accuracy on rows whose gold is []").
+    """Refusal quality (docs/design.md, "Evaluation exactly as the Hammer authors score it").
 
     * irrelevance accuracy: on rows whose gold is ``[]``, the share of predictions that parse to
       ``[]`` (a format error is wrong: unlike BFCL, unparseable output is not a refusal here);

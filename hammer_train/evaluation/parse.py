@@ -3,7 +3,7 @@
 Two parsers live here:
 
 * :func:`hammer_parse` reproduces the parser of the Hammer authors' ``evaluation/evaluate.py``
-  (DESIGN.md, "Evaluation exactly as the Hammer authors score it"): strip "```json" and "```",
+  (docs/design.md, "Evaluation exactly as the Hammer authors score it"): strip "```json" and "```",
   ``json.loads``, take ``tool_calls`` when present.  It is what :func:`~.metrics.hammer_f1` uses,
   so published numbers stay comparable.
 * :func:`parse_calls` is our lenient parser for everything else (strict F1, irrelevance, BFCL):
@@ -261,7 +261,7 @@ def hammer_parse(text: str) -> ParseResult:
     ``tool_calls`` value when it has that key (``in`` test, so a bare number or ``null`` raises),
     and read a resulting ``None`` as ``[]``.  Any exception is a format error.  ``raw`` is the
     object after those steps; when it is not a list, Hammer's scorer counts one predicted call
-    (DESIGN.md, "Evaluation exactly as the Hammer authors score it").
+    (docs/design.md, "Evaluation exactly as the Hammer authors score it").
 
     Returns:
         ``ParseResult(calls, error, raw)``: ``calls`` is ``raw`` when it is a list whose elements are

@@ -143,8 +143,8 @@ def load_records(
     """Rows of a local file or a Hugging Face hub dataset, as plain dicts.
 
     Local ``.json`` (a JSON list, or JSON lines) and ``.jsonl`` are parsed with :mod:`json` directly,
-    not through Arrow: Arrow pads heterogeneous nested tool specs with ``null`` keys (DESIGN.md, TRL
-    traps), which would change the specs. ``.parquet`` goes through
+    not through Arrow: Arrow pads heterogeneous nested tool specs with ``null`` keys (docs/design.md,
+    "TRL and transformers traps"), which would change the specs. ``.parquet`` goes through
     ``datasets.load_dataset("parquet", data_files=...)`` (already Arrow-typed). Anything else (a hub
     id such as ``"Salesforce/xlam-function-calling-60k"``, or a local dataset folder) goes to
     ``datasets.load_dataset(path_or_hub_id, config, split=split)``.

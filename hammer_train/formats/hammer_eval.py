@@ -5,7 +5,7 @@ Layout (``shared/data/hammer_eval/*.json``): ``{"query", "tools", "answers"}``.
 * ``query``: a string (Seal-Tools) or a chat history (API-Bank): a list of ``{"role", "content"}``
   with roles ``user`` / ``agent`` / ``assistant`` / ``tool``. The roles are kept: Hammer's test
   prompts render ``agent`` as ``AI:`` and join an ``assistant`` call to the ``tool`` result after
-  it (DESIGN.md, "Multi-turn queries"). API-Bank stores an earlier call as the *text* of an
+  it (docs/design.md, "Multi-turn queries"). API-Bank stores an earlier call as the *text* of an
   ``assistant`` message (```` ```[{"name": ..., "arguments": {...}}]``` ````); the reader turns it
   into that message's ``tool_calls`` (content emptied), so that the prompt renders it as
   ``API-Request: [f(a=1)]->result`` and masking renames the function and parameters in it too.

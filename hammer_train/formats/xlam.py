@@ -3,7 +3,7 @@
 Rows are ``{"query": str, "tools": <JSON string or list>, "answers": <JSON string or list>}``
 (plus an optional ``id``), as in ``Salesforce/xlam-function-calling-60k`` and Hammer's irrelevance
 set ``MadeAgents/XLAM-7.5k-Irrelevance`` (same layout, ``answers`` ``[]``: a query whose needed
-function was removed from ``tools``; DESIGN.md, "What Hammer does").
+function was removed from ``tools``; docs/design.md, "What Hammer does").
 """
 
 from __future__ import annotations
