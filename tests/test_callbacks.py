@@ -161,16 +161,20 @@ def test_slice_without_irrelevance():
 
 @requires_bfcl
 def test_training_rows_are_skipped_with_a_count():
-    """The CPU recipes train on BFCL live_irrelevance, which holds bfcl_irrelevance row 0 verbatim
-    (and rows 69, 78, 233): the slice must not use it."""
+    """BFCL live_irrelevance holds bfcl_irrelevance row 0 verbatim (and rows 69, 78, 233): a recipe
+    that does not hold the benchmark out trains on it, and the slice must not use it. (The shipped
+    CPU recipes hold it out: then nothing overlaps.)"""
     from hammer_train.data import load_examples
-
-    h, s, _ = parse_recipe([str(DEFAULT_RECIPE)])
-    training, _ = load_examples(h, s.seed, mix=False)
-    keys = {query_key(ex) for ex in training}
     from hammer_train.evaluation import load_benchmark
 
     irr = load_benchmark("bfcl_irrelevance")
+    irr_keys = {query_key(ex) for ex in irr.examples}
+    h, s, _ = parse_recipe([str(DEFAULT_RECIPE)])
+    held_out, _ = load_examples(h, s.seed, mix=False)
+    assert not any(query_key(ex) in irr_keys for ex in held_out)
+    h.holdout_benchmarks = []
+    training, _ = load_examples(h, s.seed, mix=False)
+    keys = {query_key(ex) for ex in training}
     assert query_key(irr.examples[0]) in keys  # the leak is real
 
     sl = build_tool_call_slice("bfcl_simple", "bfcl_irrelevance", 48, training)
