@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/train_throughput.py [--recipe recipes/smollm2-135m.yaml] [--steps 8]
-        [--repeats 3] [--rows 64] [--threads N] [--plain_precision trl|fp32]
+        [--repeats 3] [--configs A,B,C,Q,Qb] [--rows 64] [--threads N] [--plain_precision trl|fp32]
         [--output outputs/train_throughput.json]
 
 Rows: the recipe's (CPU default: BFCL v4 *live* rows) built through :func:`hammer_train.data.
@@ -30,15 +30,20 @@ not timed):
 * **C** our pipeline with the recipe's own settings (``train_sampling_strategy: group_by_length``,
   ``activation_checkpointing: false``, ``bf16: false``, ``dtype``, scheduler, ...). C/A is what the
   recipe gains over the hand-written trainer.
+* **Q**, **Qb** QLoRA: C with the base in 4-bit nf4 and nested quantization (bitsandbytes;
+  ``--load_in_4bit true --bnb_4bit_quant_type nf4 --use_bnb_nested_quant true``), 4-bit compute in
+  the recipe's ``dtype`` (Q; float32 in the CPU recipe) or in bfloat16 (Qb: ``--dtype bfloat16``,
+  which also puts the unquantized embedding, norms and head in bf16). Q/C and Qb/C are what QLoRA
+  costs or saves against LoRA on the full-precision base.
 
-Runs alternate A B C A B C ... ``--repeats`` times, each in a fresh subprocess of this script
-(``--_one A``), so machine drift hits all alike and peak memory is per configuration
-(``ru_maxrss`` of the child; ``torch.cuda.max_memory_allocated`` on GPU). Per optimizer step the
+Runs alternate A B C Q Qb A B C Q Qb ... (``--configs``: a subset, default all) ``--repeats``
+times, each in a fresh subprocess of this script (``--_one A``), so machine drift hits all alike
+and peak memory is per configuration (``ru_maxrss`` of the child; ``torch.cuda.max_memory_allocated`` on GPU). Per optimizer step the
 batches handed to ``training_step`` are counted: all tokens (``input_ids.numel()``, padding
 included), non-padding tokens (``attention_mask`` sum) and label-bearing tokens
 (``labels != -100``); the wall time runs from the end of the warmup step to the end of the last
 step (data loading, forward, backward, optimizer). Reported: tokens/s of each kind, padding share,
-peak RSS, and the ratios B/A and C/A as medians over the repeats of per-repeat ratios.
+peak RSS, and the ratios B/A, C/A, Q/C and Qb/C as medians over the repeats of per-repeat ratios.
 
 The results are ratios within one run on one machine; absolute tokens/s depend on the machine and
 on its load (``OMP_NUM_THREADS`` is set to ``--threads``, default all cores: give it the free
@@ -63,12 +68,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONFIGS = ("A", "B", "C")
+CONFIGS = ("A", "B", "C", "Q", "Qb")
 DESCRIPTIONS = {
     "A": "plain TRL SFTTrainer, SFTConfig defaults",
     "B": "our data path, A's settings",
     "C": "our pipeline, recipe settings",
+    "Q": "C, base in 4-bit nf4 (QLoRA), fp32 compute",
+    "Qb": "C, base in 4-bit nf4 (QLoRA), dtype bfloat16",
 }
+# QLoRA as a user asks for it on the command line (bitsandbytes; nested quantization as in hammer1.5b-qlora)
+QLORA = ["--load_in_4bit", "true", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant", "true"]
+RATIOS = (("B", "A"), ("C", "A"), ("Q", "C"), ("Qb", "C"))  # (configuration, reference)
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,6 +86,7 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--recipe", default=str(ROOT / "recipes" / "smollm2-135m.yaml"))
     p.add_argument("--steps", type=int, default=8, help="timed optimizer steps (after 1 warmup step)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
     p.add_argument("--rows", type=int, default=64, help="first N rows of the built set")
     p.add_argument(
         "--threads", type=int, default=len(os.sched_getaffinity(0)), help="OMP_NUM_THREADS (the free cores)"
@@ -154,7 +165,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from trl import SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
 
     from hammer_train.config import parse_recipe
-    from hammer_train.data import MaskingTransform, _epoch_callback_class
+    from hammer_train.data import EpochCallback, MaskingTransform
     from hammer_train.train import _model_init_kwargs
 
     torch.set_num_threads(args.threads)
@@ -179,6 +190,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     ]
     if cuda:
         overrides += ["--use_cpu", "false"]
+    if cfg in ("Q", "Qb"):
+        overrides += QLORA + (["--dtype", "bfloat16"] if cfg == "Qb" else [])
     hargs, recipe_sft, mcfg = parse_recipe([args.recipe, *overrides])
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -224,7 +237,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             train_ds = train_ds.with_transform(
                 MaskingTransform(hargs, tokenizer, recipe_sft.seed, recipe_sft.max_length, epoch_tensor)
             )
-            callbacks.append(_epoch_callback_class()(epoch_tensor))
+            callbacks.append(EpochCallback(epoch_tensor))
 
     counts: dict[int, list[int]] = {}  # global_step (0-based, before the step) -> [total, nonpad, labels]
 
@@ -256,7 +269,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         train_dataset=train_ds,
         processing_class=tokenizer,
         peft_config=get_peft_config(mcfg),
-        quantization_config=get_quantization_config(mcfg) if cfg == "C" else None,
+        quantization_config=get_quantization_config(mcfg) if cfg not in ("A", "B") else None,
         callbacks=[*callbacks, Timer()],
     )
     setup_s = time.perf_counter() - t0
@@ -322,11 +335,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "gpu_peak_mib": _median([r["gpu_peak_mib"] for r in rs]) if rs[0]["gpu_peak_mib"] is not None else None,
         }
     ratios = {}
-    for c in ("B", "C"):
-        pairs = [(a, x) for a, x in zip(by["A"], by[c])]
+    for c, ref in RATIOS:
+        pairs = [(a, x) for a, x in zip(by[ref], by[c])]
         if not pairs:
             continue
-        ratios[f"{c}/A"] = {
+        ratios[f"{c}/{ref}"] = {
             **{
                 f"{k}_tokens_per_s": _median(
                     [x["tokens_per_s"][k] / a["tokens_per_s"][k] for a, x in pairs if a["tokens_per_s"][k]]
@@ -337,7 +350,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "peak_rss": _median([x["peak_rss_mib"] / a["peak_rss_mib"] for a, x in pairs]),
         }
         if pairs[0][0]["gpu_peak_mib"]:
-            ratios[f"{c}/A"]["gpu_peak"] = _median([x["gpu_peak_mib"] / a["gpu_peak_mib"] for a, x in pairs])
+            ratios[f"{c}/{ref}"]["gpu_peak"] = _median([x["gpu_peak_mib"] / a["gpu_peak_mib"] for a, x in pairs])
     return {"per_config": per_config, "ratios": ratios}
 
 
@@ -405,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         runs: list[dict[str, Any]] = []
         for rep in range(args.repeats):
-            for cfg in CONFIGS:
+            for cfg in args.configs.split(","):
                 res_path = workdir / f"result_{cfg}_{rep}.json"
                 cmd = [
                     sys.executable,

@@ -31,7 +31,15 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["resolve_model", "gguf_path", "cache_dir", "load_model_and_tokenizer"]
+__all__ = [
+    "resolve_model",
+    "gguf_path",
+    "cache_dir",
+    "load_model_and_tokenizer",
+    "is_quantized",
+    "keep_4bit_weights_trainable",
+    "merged_model",
+]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 
@@ -155,7 +163,11 @@ def load_model_and_tokenizer(
             is used when the folder has one.
         dtype: torch dtype or ``"auto"``.
         trust_remote_code: off unless the recipe says so.
-        quantization_config: e.g. a ``BitsAndBytesConfig`` for 4-bit loading.
+        quantization_config: e.g. a ``BitsAndBytesConfig`` for 4-bit loading (QLoRA adapters: the base as
+            it was trained; ``trl.get_quantization_config(model_config)`` gives the recipe's). Works on the
+            CPU too (bitsandbytes 0.50.2: x86-64 with AVX2 at least, AVX512F / AVX512-BF16 kernels where
+            present; aarch64). Without ``device_map`` transformers puts a 4-bit model on the current CUDA
+            device, else on the CPU.
         merge_adapter: fold the LoRA weights into the base weights after loading (faster
             generation, same outputs up to float rounding); never done on a quantized model.
 
@@ -187,3 +199,58 @@ def load_model_and_tokenizer(
             model = model.merge_and_unload()
     model.eval()
     return model, tokenizer
+
+
+def is_quantized(model: Any) -> bool:
+    """Whether ``model`` (a transformers or PEFT model) holds bitsandbytes 4-bit or 8-bit weights."""
+    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False))
+
+
+def keep_4bit_weights_trainable(model: Any) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference in a model that is being trained.
+
+    On a CPU with AVX512-BF16, bitsandbytes (0.50.2) converts each ``Linear4bit`` weight to a CPU
+    inference layout at its first forward pass in eval mode without gradients (``Linear4bit.forward``,
+    ``bitsandbytes/nn/modules.py``), and keeps it. The op that then runs (``gemv_4bit``) has no
+    backward, so every training step after an evaluation pass (``eval_strategy`` with
+    ``eval_sources``) gets wrong LoRA gradients, silently (measured on SmolLM2: relative error 1.0).
+    Call this once on the trainer's model before training; evaluation then uses the training kernel.
+
+    Args:
+        model: a transformers or PEFT model; models without 4-bit layers are left as they are.
+
+    Returns:
+        The number of 4-bit layers changed: 0 without 4-bit layers or without AVX512-BF16. The flag
+        only acts on CPU tensors, so a model on a GPU trains and evaluates as before.
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+            changed += 1
+    return changed
+
+
+def merged_model(model: Any, base: str, adapter: str, *, dtype: Any = "auto", trust_remote_code: bool = False) -> Any:
+    """Base and LoRA adapter folded into one plain model (what ``merge: true`` saves as ``merged/``).
+
+    A model trained on an unquantized base is merged in place (``merge_and_unload``). A QLoRA model is
+    not: merging into bitsandbytes weights re-quantizes ``W + BA`` to 4 bits (PEFT warns "Merge lora
+    module to 4-bit linear may get different generations due to rounding errors"); on SmolLM2 that
+    rounding moved the logits more than the whole adapter did. Its adapter is merged into the
+    unquantized base instead, reloaded from ``base`` in ``dtype``.
+
+    Args:
+        model: the trained PEFT model.
+        base: the base as :func:`resolve_model` accepts it (the folder ``model`` was loaded from).
+        adapter: the folder the adapter was saved to (``adapter_model.safetensors``).
+        dtype: dtype of the reloaded base, e.g. the recipe's ``dtype``.
+        trust_remote_code: as the recipe says (off by default).
+
+    Returns:
+        A plain transformers model without LoRA layers and without quantized weights, in eval mode.
+    """
+    if not is_quantized(model):
+        return model.merge_and_unload()
+    merged, _ = load_model_and_tokenizer(base, adapter=adapter, dtype=dtype, trust_remote_code=trust_remote_code)
+    return merged

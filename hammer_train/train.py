@@ -92,7 +92,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
 
     from .callbacks import add_tool_call_callback
     from .data import EpochCallback, build_dataset
-    from .modeling import resolve_model
+    from .modeling import keep_4bit_weights_trainable, resolve_model
 
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
@@ -138,6 +138,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         quantization_config=get_quantization_config(model_config),
         callbacks=callbacks,
     )
+    # bitsandbytes repacks 4-bit weights for CPU inference at the first evaluation pass, after which LoRA
+    # gradients are wrong (modeling.keep_4bit_weights_trainable); a no-op without 4-bit layers
+    keep_4bit_weights_trainable(trainer.model)
     add_tool_call_callback(trainer, hammer_args)  # no-op unless tool_call_eval: true; off under ZeRO-3 / FSDP
     trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
 
@@ -201,6 +204,8 @@ def _save_outputs(trainer, tokenizer, out: Path, report, hammer_args, sft_config
     ``data_report.json``, ``train_log.json``, the model card, ``merged/`` and the Hub push."""
     import yaml
 
+    from .modeling import resolve_model
+
     _save_tokenizer(tokenizer, out, hammer_args)
     recipe = resolved_recipe(hammer_args, sft_config, model_config)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
@@ -216,8 +221,16 @@ def _save_outputs(trainer, tokenizer, out: Path, report, hammer_args, sft_config
     write_model_card(
         out, recipe, report.to_dict(), chat_template_is_training_prompt=hammer_args.prompt_style == "hammer"
     )
-    if hammer_args.merge:
-        merged = trainer.model.merge_and_unload()
+    if hammer_args.merge:  # a QLoRA adapter is merged into the unquantized base, reloaded from disk
+        from .modeling import merged_model
+
+        merged = merged_model(
+            trainer.model,
+            resolve_model(model_config.model_name_or_path),
+            str(out),
+            dtype=model_config.dtype,
+            trust_remote_code=bool(sft_config.trust_remote_code),
+        )
         merged.save_pretrained(str(out / "merged"))
         _save_tokenizer(tokenizer, out / "merged", hammer_args)
     if sft_config.push_to_hub:

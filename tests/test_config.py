@@ -166,6 +166,7 @@ def test_masking_fields_validated_by_masking_config(tmp_path, flag, value):
 
 
 def test_qlora_recipe_gives_nf4_config():
+    import torch
     from trl import get_quantization_config
 
     _, _, m = parse_recipe(
@@ -173,3 +174,5 @@ def test_qlora_recipe_gives_nf4_config():
     )
     q = get_quantization_config(m)
     assert q is not None and q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
+    # TRL takes the 4-bit compute dtype from the recipe's ``dtype`` (bfloat16 here, as in the QLoRA paper)
+    assert q.bnb_4bit_compute_dtype == torch.bfloat16 and not q.load_in_8bit
