@@ -300,6 +300,9 @@ def test_hammer7b_wandb_example_is_what_the_command_writes(tmp_path):
 def test_eval_scores_go_to_the_agents_run(tmp_path, recipe, monkeypatch):
     """Under an agent (WANDB_SWEEP_ID, WANDB_RUN_ID), a one-point sweep puts its evaluation in the
     run's summary; offline, the run's records hold it."""
+    import wandb
+
+    wandb.teardown()  # a service left by an earlier test in this process would keep its own settings
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SWEEP_ID", "sw123")
@@ -307,8 +310,6 @@ def test_eval_scores_go_to_the_agents_run(tmp_path, recipe, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     argv = [str(recipe), "--irrelevance_ratio=0.1", "--sweep_dir", str(tmp_path / "s"), "--no_validate"]
     assert main(argv, runner=FakeRunner()) == 0
-    import wandb
-
     wandb.teardown()  # the wandb service writes the run's records out when it stops
     (records,) = tmp_path.glob("wandb/offline-run-*-run123/run-run123.wandb")
     data = records.read_bytes()

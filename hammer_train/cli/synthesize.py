@@ -33,11 +33,16 @@ __all__ = ["make_parser", "parse_args", "main", "embedded_server"]
 logger = logging.getLogger(__name__)
 
 
-def make_parser():
+PROG = "hammer-train synthesize"
+
+
+def make_parser(prog: str = PROG):
     """``TrlParser`` over :class:`~hammer_train.synthesis.SynthesisArguments` (``--config`` YAML)."""
     from trl import TrlParser
 
-    return TrlParser((SynthesisArguments,))
+    parser = TrlParser((SynthesisArguments,))
+    parser.prog = prog
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> SynthesisArguments:
