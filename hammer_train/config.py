@@ -143,6 +143,23 @@ class HammerArguments:
         default=False, metadata={"help": "Also save the base model merged with the adapter under output_dir/merged."}
     )
 
+    # --- compute (issue 26): where the training compute goes; independent of the data fields above ---
+    label_logits_only: bool = field(
+        default=True,
+        metadata={
+            "help": "Run the LM head and the loss only at positions that have a label (hammer_train.trainer); "
+            "false: TRL's SFTTrainer loss unchanged."
+        },
+    )
+    bf16_auto: dict | None = field(
+        default=None,
+        init=False,
+        metadata={
+            "help": "Not a recipe key: set by parse_recipe when the recipe says bf16: auto, to what it resolved "
+            "and why (hammer_train.precision.Bf16Choice.to_dict())."
+        },
+    )
+
     def __post_init__(self) -> None:
         self.sources = _sources(self.sources, "sources")
         self.eval_sources = _sources(self.eval_sources, "eval_sources")
@@ -202,10 +219,13 @@ def parse_recipe(argv: list[str] | None = None):
 
     Args:
         argv: ``["recipes/x.yaml", "--learning_rate", "1e-4", ...]`` (the YAML may also be given
-            as ``--config x.yaml``); defaults to ``sys.argv[1:]``.
+            as ``--config x.yaml``); defaults to ``sys.argv[1:]``. ``bf16: auto`` (YAML or
+            ``--bf16 auto``) is resolved for this machine first (:func:`hammer_train.precision.
+            resolve_bf16_auto`: CUDA bf16 support, or the CPU's ``avx512_bf16`` / ``amx_bf16``).
 
     Returns:
-        ``(hammer_args, sft_config, model_config)``.
+        ``(hammer_args, sft_config, model_config)``; with ``bf16: auto``, ``hammer_args.bf16_auto``
+        holds ``{"requested": "auto", "bf16": bool, "device": str, "reason": str}`` (None otherwise).
 
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
@@ -216,6 +236,9 @@ def parse_recipe(argv: list[str] | None = None):
         path = Path(argv[argv.index("--config") + 1])
         if not path.is_file():
             raise RecipeError(f"recipe file {str(path)!r} does not exist")
+    from .precision import resolve_bf16_auto
+
+    argv, bf16_auto = resolve_bf16_auto(argv)  # SFTConfig.bf16 is a bool: decide "auto" before parsing
     parser = make_parser()
     try:
         hammer_args, sft_config, model_config = parser.parse_args_and_config(argv)
@@ -231,4 +254,5 @@ def parse_recipe(argv: list[str] | None = None):
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")
     if not hammer_args.sources:
         raise RecipeError("sources is required: at least one training data source")
+    hammer_args.bf16_auto = bf16_auto.to_dict() if bf16_auto is not None else None
     return hammer_args, sft_config, model_config
