@@ -173,7 +173,24 @@ class HammerArguments:
         metadata={
             "help": "Benchmarks scored after training (names as in hammer-train evaluate --list, e.g. bfcl_simple, "
             "bfcl_irrelevance): a training row whose query is one of their rows is dropped and counted "
-            "(held_out_benchmark_row). BFCL's live_irrelevance repeats bfcl_irrelevance rows 0, 69, 78 and 233."
+            "(held_out_benchmark_row). BFCL's live_irrelevance repeats five bfcl_irrelevance rows."
+        },
+    )
+
+    # --- compute (issue 26): where the training compute goes; independent of the data fields above ---
+    label_logits_only: bool = field(
+        default=True,
+        metadata={
+            "help": "Run the LM head and the loss only at positions that have a label (hammer_train.trainer); "
+            "false: TRL's SFTTrainer loss unchanged."
+        },
+    )
+    bf16_auto: dict | None = field(
+        default=None,
+        init=False,
+        metadata={
+            "help": "Not a recipe key: set by parse_recipe when the recipe says bf16: auto, to what it resolved "
+            "and why (hammer_train.precision.Bf16Choice.to_dict())."
         },
     )
 
@@ -320,10 +337,13 @@ def parse_recipe(argv: list[str] | None = None):
         argv: ``["recipes/x.yaml", "--learning_rate", "1e-4", ...]``; the recipe is a YAML path or
             the name of a shipped recipe (``"smollm2-135m"``, see
             :mod:`hammer_train.shipped_recipes`), and may also be given as ``--config x.yaml``;
-            defaults to ``sys.argv[1:]``.
+            defaults to ``sys.argv[1:]``. ``bf16: auto`` (YAML or ``--bf16 auto``) is resolved for
+            this machine first (:func:`hammer_train.precision.resolve_bf16_auto`: CUDA bf16
+            support, or the CPU's ``avx512_bf16`` / ``amx_bf16``).
 
     Returns:
-        ``(hammer_args, sft_config, model_config)``.
+        ``(hammer_args, sft_config, model_config)``; with ``bf16: auto``, ``hammer_args.bf16_auto``
+        holds ``{"requested": "auto", "bf16": bool, "device": str, "reason": str}`` (None otherwise).
 
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
@@ -333,6 +353,9 @@ def parse_recipe(argv: list[str] | None = None):
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
     if "--config" in argv:
         _check_recipe_file(Path(argv[argv.index("--config") + 1]))
+    from .precision import resolve_bf16_auto
+
+    argv, bf16_auto = resolve_bf16_auto(argv)  # SFTConfig.bf16 is a bool: decide "auto" before parsing
     parser = make_parser()
     try:
         hammer_args, sft_config, model_config = parser.parse_args_and_config(argv)
@@ -348,4 +371,5 @@ def parse_recipe(argv: list[str] | None = None):
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")
     if not hammer_args.sources:
         raise RecipeError("sources is required: at least one training data source")
+    hammer_args.bf16_auto = bf16_auto.to_dict() if bf16_auto is not None else None
     return hammer_args, sft_config, model_config

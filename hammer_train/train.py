@@ -31,14 +31,15 @@ __all__ = ["train", "resolved_recipe"]
 
 def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> dict[str, Any]:
     """The recipe as it ran: every field that differs from its dataclass default, plus the
-    model and data fields, as plain YAML-able values. Tokens are never part of it."""
+    model and data fields, as plain YAML-able values. Tokens are never part of it. The result,
+    written as ``recipe.yaml``, parses again with :func:`hammer_train.config.parse_recipe`."""
     from trl import ModelConfig, SFTConfig
 
     out: dict[str, Any] = {}
     for obj, cls in ((model_config, ModelConfig), (hammer_args, HammerArguments), (sft_config, SFTConfig)):
         defaults = cls.__dataclass_fields__
         for f in dataclasses.fields(obj):
-            if f.name.startswith("_") or "token" in f.name:
+            if f.name.startswith("_") or "token" in f.name or not f.init:  # init=False: not a recipe key
                 continue
             value = getattr(obj, f.name)
             default = defaults[f.name].default
@@ -51,10 +52,13 @@ def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config:
                 value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
             elif isinstance(value, enum.Enum):
                 value = value.value
+            elif dataclasses.is_dataclass(value):  # e.g. accelerator_config, which the parser takes as a mapping
+                value = dataclasses.asdict(value)
             try:
                 json.dumps(value)
-            except TypeError:
-                value = str(value)
+            except TypeError:  # not something a recipe can say: leave it out rather than write its repr
+                logger.debug("recipe.yaml: %s left out (%s is not a recipe value)", f.name, type(value).__name__)
+                continue
             out[f.name] = value
     return out
 
@@ -88,11 +92,12 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     """
     import torch
     from transformers import set_seed
-    from trl import SFTTrainer, get_peft_config, get_quantization_config
+    from trl import get_peft_config, get_quantization_config
 
     from .callbacks import add_tool_call_callback
     from .data import EpochCallback, build_dataset
     from .modeling import keep_4bit_weights_trainable, resolve_model
+    from .trainer import HammerSFTTrainer
 
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
@@ -116,6 +121,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         eval_ds, _ = build_dataset(
             hammer_args, sft_config.seed, sources=hammer_args.eval_sources, mix=False, fixed_epoch=0, **common
         )
+    if hammer_args.bf16_auto is not None:  # bf16: auto, resolved by parse_recipe for this machine
+        report.settings["bf16_auto"] = hammer_args.bf16_auto
+        logger.info("bf16: auto -> %s (%s)", hammer_args.bf16_auto["bf16"], hammer_args.bf16_auto["reason"])
     logger.info("data report: %s", report.to_json())
 
     if dynamic:
@@ -128,7 +136,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     push_to_hub = bool(sft_config.push_to_hub)
     sft_config.push_to_hub = False
 
-    trainer = SFTTrainer(
+    trainer = HammerSFTTrainer(
         model=model_path,
         args=sft_config,
         train_dataset=train_ds,
@@ -137,6 +145,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         peft_config=get_peft_config(model_config),
         quantization_config=get_quantization_config(model_config),
         callbacks=callbacks,
+        label_logits_only=hammer_args.label_logits_only,
     )
     # bitsandbytes repacks 4-bit weights for CPU inference at the first evaluation pass, after which LoRA
     # gradients are wrong (modeling.keep_4bit_weights_trainable); a no-op without 4-bit layers

@@ -176,3 +176,21 @@ def test_qlora_recipe_gives_nf4_config():
     assert q is not None and q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_use_double_quant
     # TRL takes the 4-bit compute dtype from the recipe's ``dtype`` (bfloat16 here, as in the QLoRA paper)
     assert q.bnb_4bit_compute_dtype == torch.bfloat16 and not q.load_in_8bit
+
+
+def test_resolved_recipe_parses_again(tmp_path):
+    """recipe.yaml, as train writes it (after train's own settings), is a recipe again: same fields."""
+    import yaml
+
+    from hammer_train.train import _model_init_kwargs, resolved_recipe
+
+    h, s, m = parse_recipe(["smollm2-135m", "--irrelevance_ratio", "0.2"])
+    s.dataset_kwargs = {"skip_prepare_dataset": True}
+    s.remove_unused_columns = False
+    s.model_init_kwargs = _model_init_kwargs(s, m)
+    recipe = resolved_recipe(h, s, m)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    h2, s2, m2 = parse_recipe([str(path)])
+    assert resolved_recipe(h2, s2, m2) == recipe
+    assert h2.irrelevance_ratio == 0.2 and s2.accelerator_config == s.accelerator_config
