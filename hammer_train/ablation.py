@@ -162,14 +162,14 @@ def main(argv: Sequence[str] | None = None, runner: Runner | None = None) -> int
     p.add_argument(
         "--sweep_dir",
         default=None,
-        help="folder of the runs (default outputs/sweep-<recipe name>, shared with scripts/sweep.py)",
+        help="folder of the runs (default outputs/sweep-<recipe name>, shared with hammer-train sweep)",
     )
     p.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS)
     p.add_argument("--limit", type=int, default=20, help="rows per benchmark (first N)")
     p.add_argument(
         "--eval_args",
         default="--max_new_tokens 128",
-        help="further arguments for scripts/evaluate.py, one quoted string",
+        help="further arguments for hammer-train evaluate, one quoted string",
     )
     p.add_argument("--collect_only", action="store_true", help="train nothing; tabulate what has finished")
     args, overrides = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))

@@ -82,14 +82,14 @@ def sharded_weights_reason(state: Any) -> str | None:
         return (
             "tool_call_eval is off: DeepSpeed ZeRO-3 shards the weights, and generating on sharded weights "
             "is the known failure (NeMo AutoModel PR #2365); evaluate the saved adapter after training instead "
-            "(scripts/evaluate.py), or train with ZeRO-2 or DDP"
+            "(hammer-train evaluate), or train with ZeRO-2 or DDP"
         )
     fsdp = getattr(state, "fsdp_plugin", None)
     if fsdp is not None:
         return (
             f"tool_call_eval is off: FSDP (version {getattr(fsdp, 'fsdp_version', '?')}) shards the weights, and "
             "generating on sharded weights is the known failure (NeMo AutoModel PR #2365); evaluate the saved "
-            "adapter after training instead (scripts/evaluate.py), or train with ZeRO-2 or DDP"
+            "adapter after training instead (hammer-train evaluate), or train with ZeRO-2 or DDP"
         )
     return None
 

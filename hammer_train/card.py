@@ -8,7 +8,7 @@ https://huggingface.co/docs/hub/model-cards#evaluation-results). The body says w
 is, its base model, data mix, masking and irrelevance settings, training settings, the evaluation
 table and how to use it.
 
-Scores come from :class:`hammer_train.results.Results` files: ``scripts/evaluate.py
+Scores come from :class:`hammer_train.results.Results` files: ``hammer-train evaluate
 --update_card`` adds each run to the folder's ``eval_results.json`` (a JSON list of results files,
 oldest first; a benchmark scored again leaves the older run).
 """
@@ -202,7 +202,7 @@ def _evaluation_section(runs: list[Results]) -> list[str]:
     merged = Results(benchmarks={n: b for run in runs for n, b in run.benchmarks.items()})
     if not merged.benchmarks:
         return lines + [
-            "Not evaluated yet: `python scripts/evaluate.py BASE --adapter THIS_FOLDER --update_card`.",
+            "Not evaluated yet: `hammer-train evaluate BASE --adapter THIS_FOLDER --update_card`.",
             "",
         ]
     lines += [benchmark_table(merged, CARD_COLUMNS), ""]
@@ -375,7 +375,7 @@ def write_model_card(
 def update_model_card(
     folder: str | Path, results: Results | dict[str, Any], *, chat_template_is_training_prompt: bool | None = None
 ) -> Path:
-    """Add an evaluation run to an adapter folder written by ``scripts/train.py``: append it to
+    """Add an evaluation run to an adapter folder written by ``hammer-train train``: append it to
     ``eval_results.json`` (a benchmark scored again leaves the older runs; runs left empty are
     dropped) and rewrite ``README.md`` from ``recipe.yaml``, ``data_report.json`` and those runs.
 
@@ -384,7 +384,7 @@ def update_model_card(
 
     Raises:
         FileNotFoundError: ``folder`` has no ``recipe.yaml`` or ``data_report.json`` (not an
-            output folder of ``scripts/train.py``).
+            output folder of ``hammer-train train``).
         ValueError: ``results`` is not a results dict, or ``eval_results.json`` is unreadable.
     """
     import yaml
@@ -394,7 +394,7 @@ def update_model_card(
     for path in (recipe_path, report_path):
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} is missing: the model card is updated only in a folder written by scripts/train.py"
+                f"{path} is missing: the model card is updated only in a folder written by hammer-train train"
             )
     if chat_template_is_training_prompt is None:
         card = folder / "README.md"

@@ -5,7 +5,7 @@ dataclasses; :func:`parse_recipe` parses it with TRL's ``TrlParser`` and applies
 overrides (``--irrelevance_ratio 0.2 --learning_rate 1e-4``). Unknown keys are an error naming the
 key, raised before any model or data is loaded.
 
-Hammer's own settings (paper arXiv 2410.04587 §3; DESIGN.md "Function masking", "Irrelevance") are
+Hammer's own settings (paper arXiv 2410.04587 §3; docs/design.md "What Hammer does") are
 the defaults here: 2/3 of rows masked, names of 5-15 / 4-10 characters from ``A-Za-z0-9_.``,
 10% irrelevance rows.
 """

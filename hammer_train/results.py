@@ -1,7 +1,7 @@
 """One typed model of an evaluation results file: read, write, summarise and tabulate it.
 
 A results file is what :func:`hammer_train.evaluation.report.run_evaluation` returns and
-``scripts/evaluate.py`` writes (the JSON layout is unchanged; every file under ``docs/results/``
+``hammer-train evaluate`` writes (the JSON layout is unchanged; every file under ``docs/results/``
 loads)::
 
     {"meta": {"model", "adapter", "prompt_style", "max_new_tokens", "limit", "wall_seconds", ...},
@@ -125,7 +125,7 @@ class Failure:
 
 @dataclass
 class RunMeta:
-    """How a results file was measured (``scripts/evaluate.py`` fills it; any field may be unknown).
+    """How a results file was measured (``hammer-train evaluate`` fills it; any field may be unknown).
 
     Times are seconds; ``limit`` is ``--limit`` (first N rows of each benchmark) or ``None``.
     """

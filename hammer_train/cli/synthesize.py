@@ -1,9 +1,9 @@
 """Synthesize function-calling training data for your own tools, or lint existing data.
 
-    python scripts/synthesize.py --tools_file tools.json --base_url http://127.0.0.1:8000/v1 --num_dialogs 200
-    python scripts/synthesize.py --config synth.yaml [--field value ...]
-    python scripts/synthesize.py --tools_file api.yaml --stage apis          # one stage (apis, dialogs, rules, judges)
-    python scripts/synthesize.py --verify_only --data_format sharegpt --data_path glaive.json
+    hammer-train synthesize --tools_file tools.json --base_url http://127.0.0.1:8000/v1 --num_dialogs 200
+    hammer-train synthesize --config synth.yaml [--field value ...]
+    hammer-train synthesize --tools_file api.yaml --stage apis          # one stage (apis, dialogs, rules, judges)
+    hammer-train synthesize --verify_only --data_format sharegpt --data_path glaive.json
 
 Stages, checks and their sources in the ToolACE and ToolAlpaca papers: docs/synthesis.md. The key
 of the endpoint comes from the environment variable named by ``--api_key_env`` (default
