@@ -167,7 +167,15 @@ def serving_readme(folder: Path, adapter: str, base: str, prompt_style: str, nam
             'what it was trained on. It answers with a fenced JSON list of calls, `[{"name", "arguments"}]`, and',
             "`[]` when no tool fits.",
         ]
-    lines += [
+    lines += _vllm_section(folder, name)
+    if gguf is not None:
+        lines += _gguf_section(folder, name, gguf)
+    return "\n".join(lines) + "\n"
+
+
+def _vllm_section(folder: Path, name: str) -> list[str]:
+    """The README's vLLM serving, OpenAI client and ``hammer-train evaluate`` lines."""
+    return [
         "",
         "## vLLM",
         "",
@@ -197,27 +205,29 @@ def serving_readme(folder: Path, adapter: str, base: str, prompt_style: str, nam
         "    --benchmarks sealtool,bfcl_simple,bfcl_irrelevance --limit 40",
         "```",
     ]
-    if gguf is not None:
-        rel = gguf.relative_to(folder) if gguf.is_relative_to(folder) else gguf
-        lines += [
-            "",
-            "## llama.cpp",
-            "",
-            f"`{rel}` carries the chat template in its metadata (`tokenizer.chat_template`); `--jinja` applies it to `tools`:",
-            "",
-            "```bash",
-            f"llama-server -m {rel} --jinja --port 8080",
-            "```",
-            "",
-            "## Ollama",
-            "",
-            f"`{rel.parent / 'Modelfile'}` holds the template (handling `.Tools` / `.ToolCalls`) and the end-of-turn stop token:",
-            "",
-            "```bash",
-            f"cd {rel.parent} && ollama create {name} -f Modelfile && ollama run {name}",
-            "```",
-        ]
-    return "\n".join(lines) + "\n"
+
+
+def _gguf_section(folder: Path, name: str, gguf: Path) -> list[str]:
+    """The README's llama.cpp and Ollama lines for the GGUF file ``gguf``."""
+    rel = gguf.relative_to(folder) if gguf.is_relative_to(folder) else gguf
+    return [
+        "",
+        "## llama.cpp",
+        "",
+        f"`{rel}` carries the chat template in its metadata (`tokenizer.chat_template`); `--jinja` applies it to `tools`:",
+        "",
+        "```bash",
+        f"llama-server -m {rel} --jinja --port 8080",
+        "```",
+        "",
+        "## Ollama",
+        "",
+        f"`{rel.parent / 'Modelfile'}` holds the template (handling `.Tools` / `.ToolCalls`) and the end-of-turn stop token:",
+        "",
+        "```bash",
+        f"cd {rel.parent} && ollama create {name} -f Modelfile && ollama run {name}",
+        "```",
+    ]
 
 
 def _write_modelfile(folder: Path, gguf_file: Path, name: str, system_prompt: str) -> Path:

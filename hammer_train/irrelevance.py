@@ -146,6 +146,35 @@ def _draw(
     return [pool[i] for i in sorted(picked)], rejected
 
 
+def _check_no_calls(existing_no_call: list[Example] | None, external: list[Example] | None) -> None:
+    """Raise ``ValueError`` for an ``existing_no_call`` or ``external`` row that has calls."""
+    for name, rows in (("existing_no_call", existing_no_call or []), ("external", external or [])):
+        for r in rows:
+            if r.answers:
+                raise ValueError(
+                    f"{name} rows must have answers [], got a row with calls (source {r.source!r}, row {r.row})"
+                )
+
+
+def _build_irrelevance(
+    calls: list[Example], need: int, rng: random.Random, fits: Callable[[Example], bool] | None
+) -> tuple[list[Example], int, int]:
+    """Up to ``need`` rows built from ``calls`` taken in a random order: ``(built, failed, too_long)``."""
+    built: list[Example] = []
+    built_failed = too_long = 0
+    for i in rng.sample(range(len(calls)), len(calls)):
+        if len(built) >= need:
+            break
+        row = make_irrelevance_example(calls[i], calls, rng)
+        if row is None:
+            built_failed += 1
+        elif fits is not None and not fits(row):
+            too_long += 1
+        else:
+            built.append(row)
+    return built, built_failed, too_long
+
+
 def mix_irrelevance(
     call_rows: list[Example],
     ratio: float,
@@ -193,12 +222,7 @@ def mix_irrelevance(
     rng = random.Random(seed)
     calls = [r for r in call_rows if r.answers]
     existing = [r for r in call_rows if not r.answers] + list(existing_no_call or [])
-    for name, rows in (("existing_no_call", existing_no_call or []), ("external", external or [])):
-        for r in rows:
-            if r.answers:
-                raise ValueError(
-                    f"{name} rows must have answers [], got a row with calls (source {r.source!r}, row {r.row})"
-                )
+    _check_no_calls(existing_no_call, external)
     n_call = len(calls)
     n_target = target_irrelevance_count(n_call, ratio)
     counts = {"external": 0, "built": 0, "existing": 0}
@@ -223,16 +247,7 @@ def mix_irrelevance(
     built: list[Example] = []
     built_failed = 0
     if need > 0 and calls:
-        for i in rng.sample(range(n_call), n_call):
-            if len(built) >= need:
-                break
-            row = make_irrelevance_example(calls[i], calls, rng)
-            if row is None:
-                built_failed += 1
-            elif fits is not None and not fits(row):
-                too_long["built"] += 1
-            else:
-                built.append(row)
+        built, built_failed, too_long["built"] = _build_irrelevance(calls, need, rng, fits)
         need -= len(built)
     counts["built"] = len(built)
 

@@ -228,6 +228,60 @@ def _is_parameter_spec(value: dict[str, Any]) -> bool:
     return isinstance(value.get("type"), str) or isinstance(value.get("description"), str)
 
 
+def _parameters_layout(spec: dict[str, Any], params_spec: dict[str, Any], extra: dict[str, Any]):
+    """``(layout, required, props)`` of a tool spec; records layout-specific keys in ``extra``."""
+    props_value = params_spec.get("properties")
+    if isinstance(props_value, dict) and (
+        params_spec.get("type") in ("object", "dict")
+        # no "type": JSON schema unless "properties" is itself one xLAM parameter spec
+        # (a parameter *named* properties: {"type": "dict", "description": ...})
+        or ("type" not in params_spec and not _is_parameter_spec(props_value))
+    ):
+        outer_extra = {k: v for k, v in params_spec.items() if k not in ("type", "properties", "required")}
+        if outer_extra:
+            extra["parameters_extra"] = outer_extra
+        if params_spec.get("type") is not None and params_spec.get("type") != "object":
+            extra["parameters_type"] = params_spec["type"]
+        return "openai", params_spec.get("required") or [], params_spec["properties"]
+    if "required" in spec:
+        extra["has_required_list"] = True
+    return "xlam", spec.get("required") or [], params_spec
+
+
+def _parse_parameters(props: dict, required: list, layout: str, extra: dict[str, Any], field_name: str):
+    """The :class:`Parameter` list of a tool's ``props`` map, with each one's ``required`` flag decided."""
+    flagged = layout == "xlam" and any(
+        isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values()
+    )
+    params = []
+    for pname, pspec in props.items():
+        if not isinstance(pname, str) or not pname:
+            raise DataError(
+                "bad_name",
+                f"parameter name must be a non-empty string, got {pname!r}",
+                field=f"{field_name}.parameters",
+            )
+        if not isinstance(pspec, dict):
+            raise DataError("bad_field", "parameter spec must be an object", field=f"{field_name}.parameters.{pname}")
+        ptype = pspec.get("type")
+        pdesc = pspec.get("description") or ""
+        pdesc = pdesc if isinstance(pdesc, str) else str(pdesc)
+        default = pspec["default"] if "default" in pspec else MISSING
+        if layout == "openai" or extra.get("has_required_list"):
+            is_required = pname in required
+        elif flagged:
+            # per-parameter ``"required": true`` flags, as :meth:`Tool.to_xlam` writes for JSON-schema
+            # tools (and BFCL's Hammer handler does): an unflagged parameter is optional.
+            is_required = pspec.get("required") is True
+        else:
+            # xLAM layout has no required list: a parameter is optional when its type says so
+            # ("str, optional") or it has a default.
+            is_required = default is MISSING and not (isinstance(ptype, str) and "optional" in ptype.lower())
+        pextra = {k: v for k, v in pspec.items() if k not in ("type", "description", "default")}
+        params.append(Parameter(pname, ptype, pdesc, default, is_required, pextra))
+    return params
+
+
 @dataclass
 class Tool:
     """A function the model may call.
@@ -265,69 +319,15 @@ class Tool:
                 "bad_name", f"tool name must be a non-empty string, got {name!r}", field=f"{field_name}.name"
             )
         description = spec.get("description") or ""
-        if not isinstance(description, str):
-            description = json.dumps(description, ensure_ascii=False)
-        params_spec = spec.get("parameters")
-        if params_spec is None:
-            params_spec = {}
+        description = description if isinstance(description, str) else json.dumps(description, ensure_ascii=False)
+        params_spec = {} if spec.get("parameters") is None else spec.get("parameters")
         if not isinstance(params_spec, dict):
             raise DataError("bad_field", "parameters must be an object", field=f"{field_name}.parameters")
         extra = {k: v for k, v in spec.items() if k not in ("name", "description", "parameters", "required")}
-        props_value = params_spec.get("properties")
-        if isinstance(props_value, dict) and (
-            params_spec.get("type") in ("object", "dict")
-            # no "type": JSON schema unless "properties" is itself one xLAM parameter spec
-            # (a parameter *named* properties: {"type": "dict", "description": ...})
-            or ("type" not in params_spec and not _is_parameter_spec(props_value))
-        ):
-            layout = "openai"
-            required = params_spec.get("required") or []
-            props = params_spec["properties"]
-            outer_extra = {k: v for k, v in params_spec.items() if k not in ("type", "properties", "required")}
-            if outer_extra:
-                extra["parameters_extra"] = outer_extra
-            if params_spec.get("type") is not None and params_spec.get("type") != "object":
-                extra["parameters_type"] = params_spec["type"]
-        else:
-            layout = "xlam"
-            required = spec.get("required") or []
-            props = params_spec
-            if "required" in spec:
-                extra["has_required_list"] = True
+        layout, required, props = _parameters_layout(spec, params_spec, extra)
         if not isinstance(required, list):
             raise DataError("bad_field", "required must be a list of names", field=f"{field_name}.required")
-        flagged = layout == "xlam" and any(
-            isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values()
-        )
-        params = []
-        for pname, pspec in props.items():
-            if not isinstance(pname, str) or not pname:
-                raise DataError(
-                    "bad_name",
-                    f"parameter name must be a non-empty string, got {pname!r}",
-                    field=f"{field_name}.parameters",
-                )
-            if not isinstance(pspec, dict):
-                raise DataError(
-                    "bad_field", "parameter spec must be an object", field=f"{field_name}.parameters.{pname}"
-                )
-            ptype = pspec.get("type")
-            pdesc = pspec.get("description") or ""
-            if not isinstance(pdesc, str):
-                pdesc = str(pdesc)
-            default = pspec["default"] if "default" in pspec else MISSING
-            if layout == "openai" or extra.get("has_required_list"):
-                is_required = pname in required
-            elif flagged:
-                # per-parameter ``"required": true`` flags, as :meth:`to_xlam` writes for JSON-schema
-                # tools (and BFCL's Hammer handler does): an unflagged parameter is optional.
-                is_required = pspec.get("required") is True
-            else:
-                # xLAM layout has no required list: a parameter is optional when its type says so
-                # ("str, optional") or it has a default.
-                is_required = default is MISSING and not (isinstance(ptype, str) and "optional" in ptype.lower())
-            pextra = {k: v for k, v in pspec.items() if k not in ("type", "description", "default")}
-            params.append(Parameter(pname, ptype, pdesc, default, is_required, pextra))
+        params = _parse_parameters(props, required, layout, extra, field_name)
         return cls(name=name, description=description, parameters=params, layout=layout, extra=extra)
 
     # ---- access

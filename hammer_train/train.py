@@ -90,14 +90,9 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
             packing with dynamic masking (TRL cannot pack a transformed dataset).
         FileNotFoundError / ValueError: a model that cannot be resolved (before anything loads).
     """
-    import torch
     from transformers import set_seed
-    from trl import get_peft_config, get_quantization_config
 
-    from .callbacks import add_tool_call_callback
-    from .data import EpochCallback, build_dataset
-    from .modeling import keep_4bit_weights_trainable, resolve_model
-    from .trainer import HammerSFTTrainer
+    from .modeling import resolve_model
 
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
@@ -105,6 +100,34 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     dynamic = hammer_args.masking_mode == "dynamic"
     if dynamic and sft_config.packing:
         raise RecipeError("packing needs masking_mode: static (TRL packs only datasets it prepares itself)")
+
+    train_ds, eval_ds, report, epoch_tensor = _build_datasets(tokenizer, hammer_args, sft_config)
+    # We push once, at the end, with our model card (push_adapter); left on, Trainer would create
+    # the repo at start-up and push its own card from save_model.
+    push_to_hub = bool(sft_config.push_to_hub)
+    trainer = _build_trainer(
+        model_path, tokenizer, train_ds, eval_ds, epoch_tensor, dynamic, hammer_args, sft_config, model_config
+    )
+    trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
+
+    out = Path(sft_config.output_dir)
+    trainer.save_model(str(out))
+    sft_config.push_to_hub = push_to_hub  # as the recipe said, in recipe.yaml
+    if trainer.accelerator.is_main_process:
+        _save_outputs(trainer, tokenizer, out, report, hammer_args, sft_config, model_config)
+    # Every rank waits here for rank 0's writes and push, so no rank tears the process group down
+    # while another still runs (destroying it out of step can hang the launcher: pytorch#75097).
+    trainer.accelerator.wait_for_everyone()
+    if hasattr(trainer, "end"):
+        trainer.end()
+    return out
+
+
+def _build_datasets(tokenizer: Any, hammer_args: HammerArguments, sft_config: Any):
+    """The train and eval datasets, the data report and the shared epoch tensor that dynamic masking reads."""
+    import torch
+
+    from .data import build_dataset
 
     epoch_tensor = torch.zeros((), dtype=torch.int64).share_memory_()
     common = dict(
@@ -125,15 +148,33 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
         report.settings["bf16_auto"] = hammer_args.bf16_auto
         logger.info("bf16: auto -> %s (%s)", hammer_args.bf16_auto["bf16"], hammer_args.bf16_auto["reason"])
     logger.info("data report: %s", report.to_json())
+    return train_ds, eval_ds, report, epoch_tensor
+
+
+def _build_trainer(
+    model_path: str,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    epoch_tensor: Any,
+    dynamic: bool,
+    hammer_args: HammerArguments,
+    sft_config: Any,
+    model_config: Any,
+):
+    """Adjust ``sft_config`` for our pipeline (``push_to_hub`` off) and build the ``HammerSFTTrainer``."""
+    from trl import get_peft_config, get_quantization_config
+
+    from .callbacks import add_tool_call_callback
+    from .data import EpochCallback
+    from .modeling import keep_4bit_weights_trainable
+    from .trainer import HammerSFTTrainer
 
     if dynamic:
         sft_config.dataset_kwargs = {**(sft_config.dataset_kwargs or {}), "skip_prepare_dataset": True}
         sft_config.remove_unused_columns = False
     sft_config.model_init_kwargs = _model_init_kwargs(sft_config, model_config)
     callbacks = [EpochCallback(epoch_tensor)] if dynamic else []
-    # We push once, at the end, with our model card (push_adapter); left on, Trainer would create
-    # the repo at start-up and push its own card from save_model.
-    push_to_hub = bool(sft_config.push_to_hub)
     sft_config.push_to_hub = False
 
     trainer = HammerSFTTrainer(
@@ -151,19 +192,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     # gradients are wrong (modeling.keep_4bit_weights_trainable); a no-op without 4-bit layers
     keep_4bit_weights_trainable(trainer.model)
     add_tool_call_callback(trainer, hammer_args)  # no-op unless tool_call_eval: true; off under ZeRO-3 / FSDP
-    trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
-
-    out = Path(sft_config.output_dir)
-    trainer.save_model(str(out))
-    sft_config.push_to_hub = push_to_hub  # as the recipe said, in recipe.yaml
-    if trainer.accelerator.is_main_process:
-        _save_outputs(trainer, tokenizer, out, report, hammer_args, sft_config, model_config)
-    # Every rank waits here for rank 0's writes and push, so no rank tears the process group down
-    # while another still runs (destroying it out of step can hang the launcher: pytorch#75097).
-    trainer.accelerator.wait_for_everyone()
-    if hasattr(trainer, "end"):
-        trainer.end()
-    return out
+    return trainer
 
 
 def _load_tokenizer(model_path: str, hammer_args: HammerArguments, sft_config: Any, model_config: Any):

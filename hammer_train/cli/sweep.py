@@ -65,6 +65,18 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "for every point (e.g. --max_steps 200).",
         allow_abbrev=False,
     )
+    _add_grid_arguments(p)
+    _add_eval_arguments(p)
+    _add_run_arguments(p)
+    _add_slurm_arguments(p)
+    p.add_argument(
+        "--wandb_sweep_file", default=None, help="--launcher wandb: the file to write (default <sweep_dir>/sweep.yaml)"
+    )
+    return p
+
+
+def _add_grid_arguments(p: argparse.ArgumentParser) -> None:
+    """The recipe, the grid (irrelevance and masking shares) and the sweep folder."""
     p.add_argument("recipe", help="recipe: a YAML file or the name of a shipped recipe (hammer-train recipes)")
     p.add_argument(
         "--irrelevance_ratio", required=True, help="comma-separated shares of [] rows, e.g. 0,0.05,0.1,0.2,0.3"
@@ -79,6 +91,10 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default=None,
         help="parent folder of the points (default outputs/sweep-<recipe name>); its name is the wandb group",
     )
+
+
+def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags passed on to ``hammer-train evaluate`` for every point."""
     p.add_argument(
         "--benchmarks", default=None, help="benchmarks for hammer-train evaluate, e.g. sealtool,bfcl_irrelevance"
     )
@@ -87,6 +103,10 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)"
     )
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """How points run: printed, under accelerate, collected only, unvalidated; the launcher."""
     p.add_argument(
         "--print_commands",
         action="store_true",
@@ -116,11 +136,6 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="local: points one after another here (default); slurm: one submitit job per point; "
         "wandb: write a W&B grid sweep file for wandb agent",
     )
-    _add_slurm_arguments(p)
-    p.add_argument(
-        "--wandb_sweep_file", default=None, help="--launcher wandb: the file to write (default <sweep_dir>/sweep.yaml)"
-    )
-    return p
 
 
 def _add_slurm_arguments(p: argparse.ArgumentParser) -> None:

@@ -116,21 +116,63 @@ def _target(ground_truth: Any) -> tuple[list[dict[str, Any]], list[DataError]]:
     return calls, problems
 
 
+def _read_answers(category: str, data_dir: Path, strict: bool, result: ReadResult) -> dict[str, Any]:
+    """The category's ground truth by id; a broken answer line is raised (``strict``) or noted in ``errors``."""
+    gold_rows = read_json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")
+    # A broken answer line leaves its row without gold (dropped as no_ground_truth); say why.
+    for err in gold_rows.problems:
+        if strict:
+            raise err
+        if len(result.errors) < MAX_MESSAGES:
+            result.errors.append(str(err))
+    return {a["id"]: a.get("ground_truth") for a in gold_rows if isinstance(a, dict) and "id" in a}
+
+
+def _question_messages(rec: dict[str, Any], i: int, source: str) -> list[Any]:
+    """The row's ``question`` turns flattened into one checked message list."""
+    question = rec.get("question")
+    if not isinstance(question, list) or not all(isinstance(t, list) for t in question):
+        raise DataError(
+            "bad_field",
+            "question must be a list of turns (lists of messages)",
+            row=i,
+            field="question",
+            source=source,
+        )
+    messages = [dict(m) if isinstance(m, dict) else m for turn in question for m in turn]
+    try:
+        check_messages(messages, "question")
+    except DataError as err:
+        raise err.located(row=i, source=source) from None
+    return messages
+
+
+def _row_gold(
+    answers: dict[str, Any], rid: str, i: int, source: str, validate: bool, result: ReadResult
+) -> tuple[list[dict[str, Any]], list[DataError]]:
+    """The row's gold calls and problems; a problem is raised (``validate``) or warned once per row."""
+    if rid not in answers:
+        raise DataError("no_ground_truth", f"no possible answer for id {rid!r}", row=i, field="id", source=source)
+    try:
+        gold, problems = _target(answers[rid])
+    except DataError as err:
+        raise err.located(row=i, source=source) from None
+    if problems:
+        if validate:
+            raise problems[0].located(row=i, source=source)
+        result.warn(problems[0].located(row=i, source=source))  # one warning per row
+    return gold, problems
+
+
 def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bool, validate: bool) -> ReadResult:
+    """One BFCL category as a :class:`ReadResult` (see :func:`read_bfcl`)."""
     source = f"bfcl:{category}"
     rows = read_json_lines(data_dir / f"BFCL_v4_{category}.json")
     answers: dict[str, Any] = {}
     no_gold = category in IRRELEVANCE_CATEGORIES or category == "live_relevance"
     result = ReadResult()
     if with_answers and not no_gold:
-        gold_rows = read_json_lines(data_dir / "possible_answer" / f"BFCL_v4_{category}.json")
-        # A broken answer line leaves its row without gold (dropped as no_ground_truth); say why.
-        for err in gold_rows.problems:
-            if strict:
-                raise err
-            if len(result.errors) < MAX_MESSAGES:
-                result.errors.append(str(err))
-        answers = {a["id"]: a.get("ground_truth") for a in gold_rows if isinstance(a, dict) and "id" in a}
+        answers = _read_answers(category, data_dir, strict, result)
     for err in rows.problems:  # a question line that is not UTF-8 or not JSON: a dropped row
         result.rows_read += 1
         result.reject(err, strict)
@@ -144,35 +186,11 @@ def _read_category(category: str, data_dir: Path, strict: bool, with_answers: bo
         result.rows_read += 1
         rid = str(rec.get("id", i))
         try:
-            question = rec.get("question")
-            if not isinstance(question, list) or not all(isinstance(t, list) for t in question):
-                raise DataError(
-                    "bad_field",
-                    "question must be a list of turns (lists of messages)",
-                    row=i,
-                    field="question",
-                    source=source,
-                )
-            messages = [dict(m) if isinstance(m, dict) else m for turn in question for m in turn]
-            try:
-                check_messages(messages, "question")
-            except DataError as err:
-                raise err.located(row=i, source=source) from None
+            messages = _question_messages(rec, i, source)
             gold: list[dict[str, Any]] = []
             problems: list[DataError] = []
             if with_answers and not no_gold:
-                if rid not in answers:
-                    raise DataError(
-                        "no_ground_truth", f"no possible answer for id {rid!r}", row=i, field="id", source=source
-                    )
-                try:
-                    gold, problems = _target(answers[rid])
-                except DataError as err:
-                    raise err.located(row=i, source=source) from None
-                if problems:
-                    if validate:
-                        raise problems[0].located(row=i, source=source)
-                    result.warn(problems[0].located(row=i, source=source))  # one warning per row
+                gold, problems = _row_gold(answers, rid, i, source, validate, result)
             ex = build_example(
                 simplify_query(messages),
                 rec.get("function"),
