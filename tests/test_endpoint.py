@@ -81,6 +81,32 @@ def test_cache_resumes_without_sending_again(server, tmp_path):
     assert again.usage.cached == 2 and again.usage.sent == 1
 
 
+def test_cache_scope_survives_a_new_address(server, tmp_path):
+    """The embedded server binds a free port each run: keyed by its scope, a rerun at another address
+    reuses the answers; keyed by the address (the default), it asks again."""
+    base_url, log = server
+    cache = str(tmp_path / "cache")
+    cfg = EndpointConfig(base_url=base_url, model="m", max_retries=0, cache_dir=cache, cache_scope="embedded:x")
+    assert ChatEndpoint(cfg).complete([_req("ok")], progress=False)[0].ok
+    moved = EndpointConfig(
+        base_url="http://127.0.0.1:9/v1",
+        model="m",
+        timeout=2,
+        max_retries=0,
+        cache_dir=cache,
+        cache_scope="embedded:x",
+    )
+    again = ChatEndpoint(moved)
+    (result,) = again.complete([_req("ok")], progress=False)
+    assert result.cached and result.message["tool_calls"] == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert again.usage.sent == 0 and len(_sent(log)) == 1
+    unscoped = ChatEndpoint(
+        EndpointConfig(base_url="http://127.0.0.1:9/v1", model="m", timeout=2, max_retries=0, cache_dir=cache)
+    )
+    (missed,) = unscoped.complete([_req("ok")], progress=False)
+    assert not missed.cached and missed.error == "connection"
+
+
 def test_key_comes_from_the_named_variable_and_is_not_cached(server, tmp_path, monkeypatch):
     base_url, log = server
     monkeypatch.setenv("MY_ENDPOINT_KEY", "sk-secret-value")

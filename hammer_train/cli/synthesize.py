@@ -63,18 +63,20 @@ def parse_args(argv: list[str] | None = None) -> SynthesisArguments:
 
 
 @contextlib.contextmanager
-def embedded_server() -> Iterator[tuple[str, str]]:
+def embedded_server() -> Iterator[tuple[str, str, str]]:
     """Start the embedded local generator (:func:`hammer_train.serve.local_server`: vLLM's CPU
-    server on 127.0.0.1 serving SmolLM2-135M-Instruct) and yield ``(base_url, model)``; stopped on
-    exit. A 135M generator is weak: expect low acceptance (docs/synthesis.md).
+    server on 127.0.0.1 serving SmolLM2-135M-Instruct) and yield ``(base_url, model, cache_scope)``;
+    stopped on exit. The server binds a free port, so the cache names it by its model
+    (``cache_scope``), and a rerun reuses the answers. A 135M generator is weak: expect low
+    acceptance (docs/synthesis.md).
 
     Raises:
         hammer_train.serve.ServerError: no vLLM python (``make vllm``), or the server did not start.
     """
-    from ..serve import local_server
+    from ..serve import EMBEDDED_MODEL, local_server
 
     with local_server() as server:
-        yield server.base_url, server.served_model_name
+        yield server.base_url, server.served_model_name, f"embedded:{EMBEDDED_MODEL}"
 
 
 @contextlib.contextmanager
@@ -83,13 +85,16 @@ def _endpoints(args: SynthesisArguments):
         yield None, None
         return
     with contextlib.ExitStack() as stack:
-        base_url, model = args.base_url, args.model
+        base_url, model, scope = args.base_url, args.model, None
         if base_url is None and model is None:
-            base_url, model = stack.enter_context(embedded_server())
-        generator = make_endpoint(base_url, model, args)
+            base_url, model, scope = stack.enter_context(embedded_server())
+        generator = make_endpoint(base_url, model, args, cache_scope=scope)
         judge = None
         if args.judge_base_url or args.judge_model:
-            judge = make_endpoint(args.judge_base_url or base_url, args.judge_model or generator.config.model, args)
+            judge_url = args.judge_base_url or base_url
+            judge = make_endpoint(
+                judge_url, args.judge_model or generator.config.model, args, None if args.judge_base_url else scope
+            )
         yield generator, judge
 
 

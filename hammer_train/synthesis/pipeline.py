@@ -73,10 +73,13 @@ def verify_rules(
     return kept
 
 
-def make_endpoint(base_url: str | None, model: str | None, args: SynthesisArguments) -> ChatEndpoint:
+def make_endpoint(
+    base_url: str | None, model: str | None, args: SynthesisArguments, cache_scope: str | None = None
+) -> ChatEndpoint:
     """A :class:`~hammer_train.endpoint.ChatEndpoint` with the run's timeout, retries, concurrency
-    and cache (``cache_dir``, default ``output_dir/cache``). Without ``model`` the server is asked
-    for its models and the first one is used (vLLM serves one)."""
+    and cache (``cache_dir``, default ``output_dir/cache``; keyed by ``cache_scope`` in place of
+    ``base_url`` when given). Without ``model`` the server is asked for its models and the first one
+    is used (vLLM serves one)."""
     cache = args.cache_dir or str(Path(args.output_dir) / "cache")
     if not model:
         model = _first_model(base_url, args)
@@ -88,6 +91,7 @@ def make_endpoint(base_url: str | None, model: str | None, args: SynthesisArgume
         max_retries=args.max_retries,
         concurrency=args.concurrency,
         cache_dir=cache,
+        cache_scope=cache_scope,
     )
     return ChatEndpoint(config)
 
