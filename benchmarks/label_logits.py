@@ -42,7 +42,9 @@ from typing import Any
 
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+from throughput_setup import ARCHS  # noqa: E402
+
 
 VARIANTS = (("fp32", "full"), ("fp32", "labels"), ("bf16", "full"), ("bf16", "labels"))
 
@@ -81,16 +83,7 @@ def build_model(name: str, model_path: str):
     if name == "smollm2":
         return AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=151_936,
-        hidden_size=64,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-        max_position_embeddings=32_768,
-    )
+    config = Qwen2Config(**ARCHS["qwen2-tiny"])  # one definition of the shape, shared with train_throughput.py
     return Qwen2ForCausalLM(config)
 
 
