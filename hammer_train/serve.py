@@ -117,6 +117,10 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
+DEFAULT_MAX_MODEL_LEN = 2048
+"""Context length (tokens) a server gets unless told otherwise (:func:`vllm_command`)."""
+
+
 def vllm_command(
     python: str | os.PathLike,
     model_dir: str | os.PathLike,
@@ -124,7 +128,7 @@ def vllm_command(
     served_model_name: str = "hammer",
     host: str = "127.0.0.1",
     port: int = 8000,
-    max_model_len: int = 2048,
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN,
     dtype: str = "float32",
     tool_call_parser: str | None = "xlam",
     tool_parser_plugin: str | os.PathLike | None = None,
@@ -355,7 +359,7 @@ def local_server(
     from .modeling import resolve_model
 
     kwargs.setdefault("tool_call_parser", None)
-    budget = EMBEDDED_MAX_SEQS * kwargs.get("max_model_len", 2048)
+    budget = EMBEDDED_MAX_SEQS * kwargs.get("max_model_len", DEFAULT_MAX_MODEL_LEN)
     kwargs.setdefault(
         "extra_args",
         ("--enforce-eager", "--max-num-seqs", str(EMBEDDED_MAX_SEQS), "--max-num-batched-tokens", str(budget)),
