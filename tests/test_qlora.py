@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from conftest import DEFAULT_RECIPE, SMOLLM2, requires_bfcl, requires_smollm2, train_short
+from conftest import DEFAULT_RECIPE, SMOLLM2, TWO_STEPS, requires_bfcl, requires_smollm2, train_short
 
 
 try:
@@ -40,16 +40,7 @@ def qlora_adapter(tmp_path_factory):
     return train_short(
         out,
         *QLORA,
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "2",
-        "--gradient_accumulation_steps",
-        "1",
-        "--max_length",
-        "512",
-        "--learning_rate",
-        "1e-3",
+        *TWO_STEPS,
         "--logging_steps",
         "1",
         "--merge",

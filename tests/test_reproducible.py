@@ -7,7 +7,7 @@ the seed)."""
 
 from pathlib import Path
 
-from conftest import requires_bfcl, requires_smollm2, train_short
+from conftest import TWO_STEPS, requires_bfcl, requires_smollm2, train_short
 
 
 pytestmark = [requires_bfcl, requires_smollm2]
@@ -18,16 +18,7 @@ def _train(out: Path, seed: int) -> dict:
 
     train_short(
         out,
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "2",
-        "--gradient_accumulation_steps",
-        "1",
-        "--max_length",
-        "512",
-        "--learning_rate",
-        "1e-3",
+        *TWO_STEPS,
         "--lora_r",
         "4",
         "--lora_alpha",
