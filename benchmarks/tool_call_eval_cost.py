@@ -4,7 +4,7 @@ as a share of training time, measured as a ratio in one run so that machine load
 Usage::
 
     python benchmarks/tool_call_eval_cost.py [--recipe recipes/smollm2-135m-quality.yaml] [--steps 6]
-        [--every 3] [--rows 36] [--max_new_tokens 80] [--batch_size 8] [--output FILE.json]
+        [--every 3] [--rows 36] [--max_new_tokens 80] [--batch_size 8] [--bf16 auto] [--output FILE.json]
 
 Trains ``--steps`` optimizer steps of the recipe (its model, LoRA, data, batch and ``max_length``;
 the rows are the recipe's own, first 200 per source) with the callback registered every
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max_new_tokens", type=int, default=80)
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--interval", type=int, default=None, help="tool_call_eval_steps to extrapolate to")
+    p.add_argument("--bf16", default=None, help="the recipe's bf16 value to train with (true, false, auto)")
     p.add_argument("--output", default=None)
     a = p.parse_args(argv)
 
@@ -55,9 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from tool_call_train import build_trainer
 
-    h, s, m = parse_recipe(
-        [a.recipe, "--max_steps", str(a.steps), "--output_dir", "/tmp/tool_call_eval_cost", "--report_to", "none"]
-    )
+    overrides = ["--max_steps", str(a.steps), "--output_dir", "/tmp/tool_call_eval_cost", "--report_to", "none"]
+    h, s, m = parse_recipe([a.recipe, *overrides, *(["--bf16", a.bf16] if a.bf16 else [])])
     recipe_steps = parse_recipe([a.recipe])[1].max_steps
     h.tool_call_eval, h.tool_call_eval_rows, h.tool_call_eval_steps = True, a.rows, a.every
     h.tool_call_eval_max_new_tokens, h.tool_call_eval_batch_size = a.max_new_tokens, a.batch_size

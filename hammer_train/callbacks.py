@@ -53,11 +53,14 @@ __all__ = ["PREFIX", "DEFAULT_STEPS", "ToolCallEvalCallback", "add_tool_call_cal
 PREFIX = "tool_call/"
 """Prefix of every key the callback logs."""
 
-DEFAULT_STEPS = 64
+DEFAULT_STEPS = 160
 """Steps between runs when neither ``tool_call_eval_steps`` nor the trainer's ``eval_steps`` is set:
-5 points over the 320 steps of ``recipes/smollm2-135m-quality.yaml``. On the CPU a run of the default
-36-row slice costs about as much as 5 of that recipe's training steps (prefilling ~17k prompt tokens
-dominates), so 5 runs take under 10% of its training time (``benchmarks/tool_call_eval_cost.py``)."""
+the middle and the end of the 320 steps of ``recipes/smollm2-135m-quality.yaml``. On the CPU a run
+of the default 36-row slice costs as much as 10 to 15 of that recipe's training steps (prefilling
+~32k prompt tokens and decoding up to 80 tokens per row; 72-101 s per run against 6.8 s per step in
+bf16, docs/quality.md), so 2 runs take about 7% of its training time, 3 runs (every 128 steps)
+about 11% and 5 runs (every 64 steps, the default before) 16%, measured. Set
+``tool_call_eval_steps`` for a finer curve; ``tool_call/final_cost_share`` reports what it cost."""
 
 
 def sharded_weights_reason(state: Any) -> str | None:
@@ -260,8 +263,9 @@ class ToolCallEvalCallback(TrainerCallback):
 
     def _generate(self, model: Any, prompts: list[str]) -> list[str]:
         """Greedy generation of ``prompts`` (one output each) with our batched ``generate``, in the
-        training's mixed precision (``accelerator.autocast()``: bf16 where the recipe trains in bf16,
-        about half the time of fp32 on a CPU with bf16 instructions); the tokenizer's padding side and
+        training's mixed precision (``accelerator.autocast()``: bf16 where the recipe trains in bf16; on
+        the CPU quality recipe that is no faster than fp32, 72-101 s per run against 82-91 s, since
+        autocast re-casts the frozen fp32 weights at every decoding step); the tokenizer's padding side and
         the model's ``use_cache`` are restored afterwards."""
         from .evaluation.generate import generate
 
