@@ -264,8 +264,8 @@ class ToolCallEvalCallback(TrainerCallback):
     def _generate(self, model: Any, prompts: list[str]) -> list[str]:
         """Greedy generation of ``prompts`` (one output each) with our batched ``generate``, in the
         training's mixed precision (``accelerator.autocast()``: bf16 where the recipe trains in bf16; on
-        the CPU quality recipe that is no faster than fp32, 72-101 s per run against 82-91 s, since
-        autocast re-casts the frozen fp32 weights at every decoding step); the tokenizer's padding side and
+        the CPU quality recipe that measured no faster than fp32, 72-101 s per run against 82-91 s, and
+        a bf16 copy of the model no faster either, docs/quality.md); the tokenizer's padding side and
         the model's ``use_cache`` are restored afterwards."""
         from .evaluation.generate import generate
 

@@ -294,6 +294,11 @@ def _check_entries(history: list[dict], steps: list[int]) -> list[dict]:
     return entries
 
 
+def _absent(keys: list[bytes], data: bytes) -> list[bytes]:
+    """The keys not found in ``data`` (one read of the file per check, not one per key)."""
+    return [k for k in keys if k not in data]
+
+
 @requires_bfcl
 @requires_smollm2
 def test_callback_on_a_real_short_training(tmp_path, smollm2_path, monkeypatch):
@@ -331,7 +336,7 @@ def test_callback_on_a_real_short_training(tmp_path, smollm2_path, monkeypatch):
         # last history row when finish() returns (seen in CI), so the file is read again for <= 30 s
         keys = [f"train/{PREFIX}{key}".encode() for key in (*METRICS, "seconds", "cost_share", "final_cost_share")]
         deadline = time.monotonic() + 30
-        while (missing := [k for k in keys if k not in run_file.read_bytes()]) and time.monotonic() < deadline:
+        while (missing := _absent(keys, run_file.read_bytes())) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not missing, missing
 
