@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,22 @@ irrelevance_ratio: 0.1
 output_dir: outputs/ignored
 """
 """A recipe that parses without loading anything (sweep and ablation tests with fake runners)."""
+
+
+def offline_wandb_run_file(wandb_dir: Path, timeout: float = 30.0) -> Path:
+    """Finish the active offline W&B run and return its one run file, ``wandb_dir/wandb/offline-run-*/*.wandb``.
+
+    ``wandb.teardown()`` also stops wandb's service and resets its process-wide settings, so the
+    next test's ``WANDB_DIR`` applies (a run of a later test landed in an earlier test's folder
+    otherwise). The file is looked for again for up to ``timeout`` seconds: wandb-core may still be
+    writing when ``finish()`` returns (seen in CI).
+    """
+    import wandb
+
+    wandb.finish()
+    wandb.teardown()
+    deadline = time.monotonic() + timeout
+    while not (files := sorted((wandb_dir / "wandb").glob("offline-run-*/*.wandb"))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(files) == 1, f"expected one offline W&B run file under {wandb_dir / 'wandb'}, found {files}"
+    return files[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import DEFAULT_RECIPE, requires_bfcl, requires_smollm2
+from conftest import DEFAULT_RECIPE, offline_wandb_run_file, requires_bfcl, requires_smollm2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -328,10 +328,7 @@ def test_callback_on_a_real_short_training(tmp_path, smollm2_path, monkeypatch):
     assert callback.final == {k[len(PREFIX) :]: v for k, v in final[0].items() if k.startswith(PREFIX)}
     assert [r["step"] for r in callback.runs] == [1, 2]
     if use_wandb:
-        import wandb
-
-        wandb.finish()
-        (run_file,) = (tmp_path / "wandb").glob("offline-run-*/*.wandb")
+        run_file = offline_wandb_run_file(tmp_path)
         # the run's records; wandb's reporter prefixes train/. wandb-core may still be writing the
         # last history row when finish() returns (seen in CI), so the file is read again for <= 30 s
         keys = [f"train/{PREFIX}{key}".encode() for key in (*METRICS, "seconds", "cost_share", "final_cost_share")]
