@@ -116,10 +116,10 @@ output_dir: outputs/ignored
 def offline_wandb_run_file(wandb_dir: Path, timeout: float = 30.0) -> Path:
     """Finish the active offline W&B run and return its one run file, ``wandb_dir/wandb/offline-run-*/*.wandb``.
 
-    ``wandb.teardown()`` also stops wandb's service and resets its process-wide settings, so the
-    next test's ``WANDB_DIR`` applies (a run of a later test landed in an earlier test's folder
-    otherwise). The file is looked for again for up to ``timeout`` seconds: wandb-core may still be
-    writing when ``finish()`` returns (seen in CI).
+    ``wandb.teardown()`` also stops wandb's service and resets its process-wide settings, so no
+    test inherits another's (the e2e test once found no run file when it ran after the callback
+    test, and passed alone). The file is looked for again for up to ``timeout`` seconds: wandb-core
+    may still be writing when ``finish()`` returns (seen in CI).
     """
     import wandb
 
