@@ -113,20 +113,27 @@ output_dir: outputs/ignored
 """A recipe that parses without loading anything (sweep and ablation tests with fake runners)."""
 
 
-def offline_wandb_run_file(wandb_dir: Path, timeout: float = 30.0) -> Path:
+def offline_wandb_run_file(wandb_dir: Path, keys: tuple[bytes, ...] = (), timeout: float = 30.0) -> Path:
     """Finish the active offline W&B run and return its one run file, ``wandb_dir/wandb/offline-run-*/*.wandb``.
 
     ``wandb.teardown()`` also stops wandb's service and resets its process-wide settings, so no
     test inherits another's (the e2e test once found no run file when it ran after the callback
-    test, and passed alone). The file is looked for again for up to ``timeout`` seconds: wandb-core
-    may still be writing when ``finish()`` returns (seen in CI).
+    test, and passed alone). wandb-core may still be writing when ``finish()`` returns (seen in
+    CI), so the file, and every byte string of ``keys`` in it (e.g. ``b"train/loss"``), are looked
+    for again for up to ``timeout`` seconds. Fails the test naming what is still missing.
     """
     import wandb
 
     wandb.finish()
     wandb.teardown()
     deadline = time.monotonic() + timeout
-    while not (files := sorted((wandb_dir / "wandb").glob("offline-run-*/*.wandb"))) and time.monotonic() < deadline:
+    while True:
+        files = sorted((wandb_dir / "wandb").glob("offline-run-*/*.wandb"))
+        data = files[0].read_bytes() if len(files) == 1 else b""
+        missing = [k for k in keys if k not in data]
+        if (len(files) == 1 and not missing) or time.monotonic() >= deadline:
+            break
         time.sleep(0.5)
     assert len(files) == 1, f"expected one offline W&B run file under {wandb_dir / 'wandb'}, found {files}"
+    assert not missing, f"not in {files[0]} after {timeout} s: {missing}"
     return files[0]
