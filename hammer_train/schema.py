@@ -18,10 +18,11 @@ Tool specs arrive in two layouts and are normalized to one:
 
   optionally wrapped as ``{"type": "function", "function": {...}}``.
 
-Validation follows the rule-based checks of ToolACE: every answer calls a function that is in
-``tools``, its argument names exist, required arguments are present, and argument values fit the
-declared type where that type is checkable.  A failed check raises :class:`DataError`, which names
-the row, the field and a short ``reason`` code that the data report counts in lenient mode.
+Validation follows the rule-based checks of ToolACE (:func:`~hammer_train.validation.validate_example`):
+every answer calls a function that is in ``tools``, its argument names exist, required arguments
+are present, and argument values fit the declared type where that type is checkable.  A failed
+check raises :class:`~hammer_train.errors.DataError`, which names the row, the field and a short
+``reason`` code that the data report counts in lenient mode.  Both are re-exported here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import DataError, parse_json_field
+from .parameters import MISSING, Parameter, parameters_layout, parse_parameters
+from .validation import canonical_type, validate_example, value_fits_type
 
 
 __all__ = [
@@ -38,248 +43,11 @@ __all__ = [
     "Tool",
     "ToolCall",
     "Example",
+    "canonical_type",
     "parse_json_field",
     "validate_example",
+    "value_fits_type",
 ]
-
-
-class _Missing:
-    """Sentinel for "no default value" (``None`` is a legal default)."""
-
-    _instance = None
-
-    def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
-
-
-class DataError(ValueError):
-    """A row that cannot be used.
-
-    Attributes:
-        reason: short stable code counted in the data report (``"broken_json"``,
-            ``"unknown_function"``, ``"unknown_argument"``, ``"missing_required_argument"``,
-            ``"argument_type"``, ``"empty_tools"``, ``"bad_name"``, ``"duplicate_tool"``,
-            ``"bad_field"``, ``"no_query"``; ``"history_call_not_parsed"`` only as a warning).
-        row: index of the row in its source (``None`` when unknown).
-        field: the field at fault, e.g. ``"answers[0].arguments.city"``.
-        source: name of the source the row came from.
-    """
-
-    def __init__(self, reason: str, message: str, *, row: int | None = None, field: str = "", source: str = ""):
-        self.reason = reason
-        self.row = row
-        self.field = field
-        self.source = source
-        self.message = message
-        super().__init__(self._format())
-
-    def _format(self) -> str:
-        where = []
-        if self.source:
-            where.append(self.source)
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.field:
-            where.append(f"field {self.field!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message} [{self.reason}]" if prefix else f"{self.message} [{self.reason}]"
-
-    def located(self, *, row: int | None = None, source: str | None = None, field_prefix: str = "") -> "DataError":
-        """Return a copy of this error with row / source filled in and ``field_prefix`` prepended."""
-        fld = f"{field_prefix}{self.field}" if field_prefix else self.field
-        return DataError(
-            self.reason,
-            self.message,
-            row=self.row if row is None else row,
-            field=fld,
-            source=self.source if source is None else source,
-        )
-
-
-def parse_json_field(value: Any, field_name: str) -> Any:
-    """Decode ``value`` if it is a JSON string, else return it unchanged.
-
-    Raises:
-        DataError: reason ``broken_json`` when ``value`` is a string that is not valid JSON.
-    """
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise DataError("broken_json", f"not valid JSON ({exc.msg} at char {exc.pos})", field=field_name) from None
-    return value
-
-
-# --------------------------------------------------------------------------------------- types
-
-_TYPE_ALIASES = {
-    "str": "string",
-    "string": "string",
-    "text": "string",
-    "int": "integer",
-    "integer": "integer",
-    "long": "integer",
-    "float": "number",
-    "number": "number",
-    "double": "number",
-    "bool": "boolean",
-    "boolean": "boolean",
-    "list": "array",
-    "array": "array",
-    "tuple": "array",
-    "dict": "object",
-    "object": "object",
-    "map": "object",
-}
-
-
-def canonical_type(type_name: Any) -> str | None:
-    """Map a declared type (``"str"``, ``"List[int]"``, ``"int, optional"``, ``"integer"``) to a
-    JSON-schema type name, or ``None`` when the type is not checkable (``"any"``, unions, unknown).
-    """
-    if isinstance(type_name, list):  # JSON-schema union ["string", "null"]
-        return None
-    if not isinstance(type_name, str):
-        return None
-    head = type_name.split(",")[0].strip().lower()
-    if "[" in head:
-        head = head.split("[")[0].strip()
-    if "|" in head or " or " in head:
-        return None
-    return _TYPE_ALIASES.get(head)
-
-
-def value_fits_type(value: Any, type_name: Any) -> bool:
-    """True when ``value`` fits the declared type, or when the type is not checkable.
-
-    Rules: ``integer`` accepts ints but not bools; ``number`` accepts ints and floats but not bools;
-    ``None`` fits any type (an explicit null for an optional argument).
-    """
-    kind = canonical_type(type_name)
-    if kind is None or value is None:
-        return True
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "object":
-        return isinstance(value, dict)
-    return True
-
-
-# --------------------------------------------------------------------------------------- tools
-
-
-@dataclass
-class Parameter:
-    """One parameter of a tool.
-
-    Attributes:
-        name: parameter name.
-        type: declared type as written by the source (``"str"``, ``"integer"``, ``"List[int]"``);
-            ``None`` when absent.
-        description: parameter description ("" when absent).
-        default: default value, or :data:`MISSING`.
-        required: whether a call must pass it.
-        extra: every other key of the source spec (``enum``, ``items``, ``properties``...), kept
-            verbatim so that rendering loses nothing.
-    """
-
-    name: str
-    type: Any = None
-    description: str = ""
-    default: Any = MISSING
-    required: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def spec(self, layout: str = "xlam") -> dict[str, Any]:
-        """The parameter's spec dict, without its name, in ``layout`` (``"xlam"`` or ``"openai"``)."""
-        out: dict[str, Any] = {}
-        if self.description or layout == "xlam":
-            out["description"] = self.description
-        if self.type is not None:
-            out["type"] = self.type
-        if self.default is not MISSING:
-            out["default"] = self.default
-        out.update(self.extra)
-        return out
-
-
-def _is_parameter_spec(value: dict[str, Any]) -> bool:
-    """True for one xLAM parameter spec (``{"type": "str", "description": ...}``: string values),
-    False for a JSON-schema ``properties`` map (parameter name -> spec dict)."""
-    return isinstance(value.get("type"), str) or isinstance(value.get("description"), str)
-
-
-def _parameters_layout(spec: dict[str, Any], params_spec: dict[str, Any], extra: dict[str, Any]):
-    """``(layout, required, props)`` of a tool spec; records layout-specific keys in ``extra``."""
-    props_value = params_spec.get("properties")
-    if isinstance(props_value, dict) and (
-        params_spec.get("type") in ("object", "dict")
-        # no "type": JSON schema unless "properties" is itself one xLAM parameter spec
-        # (a parameter *named* properties: {"type": "dict", "description": ...})
-        or ("type" not in params_spec and not _is_parameter_spec(props_value))
-    ):
-        outer_extra = {k: v for k, v in params_spec.items() if k not in ("type", "properties", "required")}
-        if outer_extra:
-            extra["parameters_extra"] = outer_extra
-        if params_spec.get("type") is not None and params_spec.get("type") != "object":
-            extra["parameters_type"] = params_spec["type"]
-        return "openai", params_spec.get("required") or [], params_spec["properties"]
-    if "required" in spec:
-        extra["has_required_list"] = True
-    return "xlam", spec.get("required") or [], params_spec
-
-
-def _parse_parameters(props: dict, required: list, layout: str, extra: dict[str, Any], field_name: str):
-    """The :class:`Parameter` list of a tool's ``props`` map, with each one's ``required`` flag decided."""
-    flagged = layout == "xlam" and any(
-        isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values()
-    )
-    params = []
-    for pname, pspec in props.items():
-        if not isinstance(pname, str) or not pname:
-            raise DataError(
-                "bad_name",
-                f"parameter name must be a non-empty string, got {pname!r}",
-                field=f"{field_name}.parameters",
-            )
-        if not isinstance(pspec, dict):
-            raise DataError("bad_field", "parameter spec must be an object", field=f"{field_name}.parameters.{pname}")
-        ptype = pspec.get("type")
-        pdesc = pspec.get("description") or ""
-        pdesc = pdesc if isinstance(pdesc, str) else str(pdesc)
-        default = pspec["default"] if "default" in pspec else MISSING
-        if layout == "openai" or extra.get("has_required_list"):
-            is_required = pname in required
-        elif flagged:
-            # per-parameter ``"required": true`` flags, as :meth:`Tool.to_xlam` writes for JSON-schema
-            # tools (and BFCL's Hammer handler does): an unflagged parameter is optional.
-            is_required = pspec.get("required") is True
-        else:
-            # xLAM layout has no required list: a parameter is optional when its type says so
-            # ("str, optional") or it has a default.
-            is_required = default is MISSING and not (isinstance(ptype, str) and "optional" in ptype.lower())
-        pextra = {k: v for k, v in pspec.items() if k not in ("type", "description", "default")}
-        params.append(Parameter(pname, ptype, pdesc, default, is_required, pextra))
-    return params
 
 
 @dataclass
@@ -324,10 +92,10 @@ class Tool:
         if not isinstance(params_spec, dict):
             raise DataError("bad_field", "parameters must be an object", field=f"{field_name}.parameters")
         extra = {k: v for k, v in spec.items() if k not in ("name", "description", "parameters", "required")}
-        layout, required, props = _parameters_layout(spec, params_spec, extra)
+        layout, required, props = parameters_layout(spec, params_spec, extra)
         if not isinstance(required, list):
             raise DataError("bad_field", "required must be a list of names", field=f"{field_name}.required")
-        params = _parse_parameters(props, required, layout, extra, field_name)
+        params = parse_parameters(props, required, layout, extra, field_name)
         return cls(name=name, description=description, parameters=params, layout=layout, extra=extra)
 
     # ---- access
@@ -540,43 +308,9 @@ class Example:
             DataError: naming ``row`` and the field; see :func:`validate_example`.
         """
         try:
-            if isinstance(query, str):
-                if not query.strip():
-                    raise DataError("no_query", "query is empty", field="query")
-            elif isinstance(query, list):
-                if not query:
-                    raise DataError("no_query", "conversation is empty", field="query")
-            else:
-                raise DataError(
-                    "no_query", f"query must be a string or a message list, got {type(query).__name__}", field="query"
-                )
-            tools_raw = parse_json_field(tools, "tools")
-            if tools_raw is None:
-                tools_raw = []
-            if not isinstance(tools_raw, list):
-                raise DataError("bad_field", f"tools must be a list, got {type(tools_raw).__name__}", field="tools")
-            answers_raw = parse_json_field(answers, "answers")
-            if answers_raw is None:
-                answers_raw = []
-            if isinstance(answers_raw, dict):
-                answers_raw = [answers_raw]
-            if not isinstance(answers_raw, list):
-                raise DataError(
-                    "bad_field", f"answers must be a list, got {type(answers_raw).__name__}", field="answers"
-                )
-            parsed_tools: list[Tool] = []
-            seen: dict[str, Tool] = {}
-            for i, spec in enumerate(tools_raw):
-                t = Tool.from_dict(spec, f"tools[{i}]")
-                if t.name in seen:
-                    if dedupe_tools and seen[t.name].to_dict() == t.to_dict():
-                        continue
-                    raise DataError(
-                        "duplicate_tool", f"two different tools are named {t.name!r}", field=f"tools[{i}].name"
-                    )
-                seen[t.name] = t
-                parsed_tools.append(t)
-            calls = [ToolCall.from_dict(a, f"answers[{i}]") for i, a in enumerate(answers_raw)]
+            _check_query(query)
+            parsed_tools = _parse_tools(_raw_list(tools, "tools", allow_object=False), dedupe_tools)
+            calls = [ToolCall.from_dict(a, f"answers[{i}]") for i, a in enumerate(_raw_list(answers, "answers"))]
             if kind is None:
                 kind = "call" if calls else "no_call"
             ex = cls(query=query, tools=parsed_tools, answers=calls, source=source, row=row, kind=kind)
@@ -587,46 +321,44 @@ class Example:
         return ex
 
 
-def validate_example(ex: Example) -> None:
-    """Check an example (ToolACE-style rule-based verification).
+def _check_query(query: Any) -> None:
+    """Raise ``no_query`` unless ``query`` is a non-blank string or a non-empty message list."""
+    if isinstance(query, str):
+        if not query.strip():
+            raise DataError("no_query", "query is empty", field="query")
+    elif isinstance(query, list):
+        if not query:
+            raise DataError("no_query", "conversation is empty", field="query")
+    else:
+        raise DataError(
+            "no_query", f"query must be a string or a message list, got {type(query).__name__}", field="query"
+        )
 
-    Checks: ``tools`` is not empty; every answer names a function in ``tools``; every argument name
-    exists in that function; every required argument is present; every value fits its declared type
-    where checkable (:func:`value_fits_type`).
 
-    Raises:
-        DataError: with reason ``empty_tools``, ``unknown_function``, ``unknown_argument``,
-            ``missing_required_argument`` or ``argument_type`` and the field at fault
-            (e.g. ``answers[1].arguments.city``); row and source are taken from ``ex``.
-    """
+def _raw_list(value: Any, field_name: str, allow_object: bool = True) -> list:
+    """``value`` (or its JSON string) as a list: ``None`` is ``[]``; one object is a one-item list
+    when ``allow_object`` (a single answer call). Raises ``broken_json`` or ``bad_field``."""
+    raw = parse_json_field(value, field_name)
+    if raw is None:
+        return []
+    if allow_object and isinstance(raw, dict):
+        return [raw]
+    if not isinstance(raw, list):
+        raise DataError("bad_field", f"{field_name} must be a list, got {type(raw).__name__}", field=field_name)
+    return raw
 
-    def err(reason: str, msg: str, fld: str) -> DataError:
-        return DataError(reason, msg, row=ex.row, field=fld, source=ex.source)
 
-    if not ex.tools:
-        raise err("empty_tools", "the tool list is empty", "tools")
-    by_name = {t.name: t for t in ex.tools}
-    for i, call in enumerate(ex.answers):
-        tool = by_name.get(call.name)
-        if tool is None:
-            raise err("unknown_function", f"calls {call.name!r}, which is not in tools", f"answers[{i}].name")
-        params = {p.name: p for p in tool.parameters}
-        for arg, value in call.arguments.items():
-            p = params.get(arg)
-            if p is None:
-                raise err(
-                    "unknown_argument", f"{call.name!r} has no parameter {arg!r}", f"answers[{i}].arguments.{arg}"
-                )
-            if not value_fits_type(value, p.type):
-                raise err(
-                    "argument_type",
-                    f"value {value!r} does not fit declared type {p.type!r}",
-                    f"answers[{i}].arguments.{arg}",
-                )
-        for p in tool.parameters:
-            if p.required and p.name not in call.arguments:
-                raise err(
-                    "missing_required_argument",
-                    f"required argument {p.name!r} of {call.name!r} is missing",
-                    f"answers[{i}].arguments.{p.name}",
-                )
+def _parse_tools(tools_raw: list, dedupe_tools: bool) -> list[Tool]:
+    """The :class:`Tool` list; an exact duplicate spec is dropped when ``dedupe_tools``, two different
+    specs with one name raise ``duplicate_tool``."""
+    parsed: list[Tool] = []
+    seen: dict[str, Tool] = {}
+    for i, spec in enumerate(tools_raw):
+        t = Tool.from_dict(spec, f"tools[{i}]")
+        if t.name in seen:
+            if dedupe_tools and seen[t.name].to_dict() == t.to_dict():
+                continue
+            raise DataError("duplicate_tool", f"two different tools are named {t.name!r}", field=f"tools[{i}].name")
+        seen[t.name] = t
+        parsed.append(t)
+    return parsed

@@ -12,7 +12,7 @@ bfcl       BFCL v4 single-turn categories (package ``bfcl-eval``)        :func:`
 
 Every reader returns a :class:`ReadResult`: ``examples``, ``ids``, ``rows_read``, ``candidates``,
 ``dropped`` (reason -> count), ``warnings`` and the first few messages. With ``strict=True`` the
-first bad row raises :class:`~hammer_train.schema.DataError` naming the row and field.
+first bad row raises :class:`~hammer_train.errors.DataError` naming the row and field.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def read_source(
         path_or_id: a local ``.json`` / ``.jsonl`` / ``.parquet`` file, a hub dataset id, or for
             ``bfcl`` a category name or comma-separated list (``"live_simple,live_multiple"``).
         split, config: passed to ``datasets.load_dataset`` for hub ids (ignored for bfcl).
-        strict: raise the first :class:`~hammer_train.schema.DataError` instead of dropping.
+        strict: raise the first :class:`~hammer_train.errors.DataError` instead of dropping.
         kind: force ``Example.kind`` (``xlam`` only). For ``xlam`` an id or path containing
             "irrelevance" (``MadeAgents/XLAM-7.5k-Irrelevance``) defaults to ``"irrelevance"``.
         **kw: passed to the reader (``source=``, ``validate=``; for bfcl ``data_dir=``,

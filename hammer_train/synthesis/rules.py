@@ -11,7 +11,7 @@ API definition clarity            ``api_missing_field``, ``api_invalid_schema``,
                                   (:func:`hammer_train.synthesis.apispec.check_api`), ``empty_tools``
 Function calling executability    ``unknown_function``, ``unknown_argument``,
                                   ``missing_required_argument``, ``argument_type``
-                                  (:func:`hammer_train.schema.validate_example`, reused), and values
+                                  (:func:`hammer_train.validation.validate_example`, reused), and values
                                   against their constraints with :mod:`jsonschema`:
                                   ``argument_enum``, ``argument_range``, ``argument_pattern``,
                                   ``argument_schema`` (nested objects and arrays)
