@@ -14,7 +14,7 @@ The scores are those of :mod:`hammer_train.evaluation.metrics` (Hammer F1 as the
 ``evaluation/evaluate.py`` in MadeAgents/Hammer computes it; strict F1; irrelevance accuracy)
 and :mod:`hammer_train.evaluation.bfcl_ast`. ``failed_requests`` / ``failures`` count and name the
 rows whose request to a model endpoint failed: such rows are reported, never scored as a silent
-zero. Unknown keys of a file, of its ``meta`` and of a benchmark are kept as they are (``extra``)
+zero. Unknown keys of a file, of its ``meta`` and of a benchmark are kept as they are (pydantic's ``model_extra``)
 and written back; a value of the wrong type is an error naming the file and the field.
 
 Tables: :meth:`Results.table` here; the others from column choices in :mod:`hammer_train.tables`.
@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import json
 import math
-import types
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .tables import benchmark_table
 
@@ -50,8 +49,20 @@ __all__ = [
 # --------------------------------------------------------------------------- the model
 
 
-@dataclass
-class F1Scores:
+class _Scores(BaseModel):
+    """Scores written by our code: every key is a declared field, every value of its declared type
+    (``bool`` is not an integer, an integer is a number)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class _Open(BaseModel):
+    """Like :class:`_Scores`, but unknown keys are kept as they are (``model_extra``) and written back."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class F1Scores(_Scores):
     """Micro-averaged call and argument F1 (``hammer_f1`` output; counts over the whole benchmark)."""
 
     n: int | None = None
@@ -70,7 +81,6 @@ class F1Scores:
     args_f1: float | None = None
 
 
-@dataclass
 class StrictScores(F1Scores):
     """``strict_f1`` output: one-to-one call matching, refusals scored, plus exact-call counts."""
 
@@ -81,8 +91,7 @@ class StrictScores(F1Scores):
     row_exact_accuracy: float | None = None
 
 
-@dataclass
-class IrrelevanceScores:
+class IrrelevanceScores(_Scores):
     """``irrelevance_accuracy`` output: rows with gold ``[]`` answered ``[]``, rows with calls called."""
 
     irrelevance_n: int | None = None
@@ -93,29 +102,26 @@ class IrrelevanceScores:
     relevance_rate: float | None = None
 
 
-@dataclass
-class BfclCategory:
+class BfclCategory(_Scores):
     """One BFCL category: rows, rows passing the AST check, and failed rows by error type."""
 
     n: int
     correct: int
     accuracy: float
-    errors: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict)
 
 
-@dataclass
-class BfclAstScores:
+class BfclAstScores(_Scores):
     """``bfcl_ast_accuracy`` output: per category and over all rows."""
 
-    categories: dict[str, BfclCategory] = field(default_factory=dict)
+    categories: dict[str, BfclCategory] = Field(default_factory=dict)
     n: int | None = None
     correct: int | None = None
     accuracy: float | None = None
     mean_category_accuracy: float | None = None
 
 
-@dataclass
-class Failure:
+class Failure(_Scores):
     """A row whose request to a model endpoint failed: its position, its id and why."""
 
     index: int
@@ -123,8 +129,7 @@ class Failure:
     reason: str
 
 
-@dataclass
-class RunMeta:
+class RunMeta(_Open):
     """How a results file was measured (``hammer-train evaluate`` fills it; any field may be unknown).
 
     Times are seconds; ``limit`` is ``--limit`` (first N rows of each benchmark) or ``None``.
@@ -146,7 +151,6 @@ class RunMeta:
     transformers: str | None = None
     started: str | None = None
     wall_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 DROP_KEYS: dict[str, tuple[str, str]] = {
@@ -159,8 +163,7 @@ DROP_KEYS: dict[str, tuple[str, str]] = {
 """Scores whose plain-minus-variant difference is ``drop``: key -> (score group, field)."""
 
 
-@dataclass
-class BenchmarkResult:
+class BenchmarkResult(_Open):
     """The scores of one benchmark in a results file (see the module docstring for the layout)."""
 
     n: int | None = None
@@ -176,9 +179,8 @@ class BenchmarkResult:
     shuffled_from: str | None = None
     generation_seconds: float | None = None
     failed_requests: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    drop: dict[str, float] | None = field(default=None, metadata={"omit_none": True})
-    extra: dict[str, Any] = field(default_factory=dict)
+    failures: list[Failure] = Field(default_factory=list)
+    drop: dict[str, float] | None = None  # written only when set
 
     @property
     def variant_of(self) -> str | None:
@@ -214,29 +216,28 @@ class BenchmarkResult:
         return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass
-class Results:
+class Results(_Open):
     """A results file: how it was measured and the scores per benchmark (in run order)."""
 
-    meta: RunMeta = field(default_factory=RunMeta)
-    benchmarks: dict[str, BenchmarkResult] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    meta: RunMeta = Field(default_factory=RunMeta)
+    benchmarks: dict[str, BenchmarkResult] = Field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "results") -> Results:
         """Build from the parsed JSON.
 
         Raises:
-            ValueError: not a results file (no ``"benchmarks"`` object), or a field of the wrong
-                type; the message names ``source`` and the field (``results.json: benchmarks.
-                sealtool.hammer.api_f1: expected a number, got 'x'``).
+            ValueError: not a results file (no ``"benchmarks"`` object), a field of the wrong
+                type, or an unknown key where the layout has none (inside a score group): the
+                message names ``source``, the field and pydantic's reason (``results.json:
+                benchmarks.sealtool.hammer.api_f1: Input should be a valid number (got 'x')``).
         """
         if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), dict):
             raise ValueError(f"{source}: not a results file (no 'benchmarks' object)")
         try:
-            return _from_json(cls, data, "")
-        except ValueError as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"{source}: {_first_error(exc)}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
@@ -255,7 +256,11 @@ class Results:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout (``failed_requests`` and ``failures`` always written, ``drop`` only when set)."""
-        return _to_json(self)
+        out = self.model_dump()
+        for bench in out["benchmarks"].values():
+            if bench.get("drop") is None:
+                bench.pop("drop", None)
+        return out
 
     def save(self, path: str | Path, markdown: bool = True) -> tuple[Path, Path | None]:
         """Write the JSON at ``path`` (parent folders created) and, with ``markdown``, :meth:`table`
@@ -359,78 +364,17 @@ class Results:
         return "\n".join(lines) + "\n"
 
 
-# --------------------------------------------------------------------------- JSON <-> dataclasses
+# --------------------------------------------------------------------------- errors
 
 
-def _from_json(cls: type, data: Any, where: str) -> Any:
-    """``cls(**data)`` with every field converted by its annotation; unknown keys go to ``extra``
-    when the class has that field, else they are an error."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where or 'top level'}: expected an object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)} - {"extra"}
-    kwargs: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{where}.{key}" if where else str(key)
-        if key in names:
-            kwargs[key] = _convert(value, hints[key], path)
-        elif "extra" in hints:
-            extra[key] = value
-        else:
-            raise ValueError(f"{path}: unknown field")
-    if "extra" in hints:
-        kwargs["extra"] = extra
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        raise ValueError(f"{where or 'top level'}: {exc}") from None
-
-
-_KINDS: dict[Any, tuple[tuple[type, ...], str]] = {
-    int: ((int,), "an integer"),
-    float: ((int, float), "a number"),
-    str: ((str,), "a string"),
-    bool: ((bool,), "true or false"),
-}
-
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (tp,) = [a for a in args if a is not type(None)]
-        return _convert(value, tp, where)
-    if is_dataclass(tp):
-        return _from_json(tp, value, where)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected an object, got {value!r:.60}")
-        return {k: _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
-    if origin is list:
-        if not isinstance(value, list):
-            raise ValueError(f"{where}: expected a list, got {value!r:.60}")
-        return [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp in _KINDS:
-        kinds, words = _KINDS[tp]
-        if not isinstance(value, kinds) or (tp is not bool and isinstance(value, bool)):
-            raise ValueError(f"{where}: expected {words}, got {value!r:.60}")
-    return value
-
-
-def _to_json(obj: Any) -> Any:
-    if is_dataclass(obj):
-        out: dict[str, Any] = {}
-        for f in fields(obj):
-            value = getattr(obj, f.name)
-            if f.name == "extra" or (value is None and f.metadata.get("omit_none")):
-                continue
-            out[f.name] = _to_json(value)
-        out.update(getattr(obj, "extra", {}))
-        return out
-    if isinstance(obj, dict):
-        return {k: _to_json(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_json(v) for v in obj]
-    return obj
+def _first_error(exc: ValidationError) -> str:
+    """pydantic's first error as ``benchmarks.sealtool.failures[0].index: Input should be a valid
+    integer (got True)``; ``(and N more)`` when there are others."""
+    errors = exc.errors()
+    err = errors[0]
+    where = ""
+    for part in err["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    got = "" if err["type"] == "missing" else f" (got {err.get('input')!r:.60})"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where or 'top level'}: {err['msg']}{got}{more}"

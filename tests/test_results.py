@@ -74,11 +74,13 @@ def test_failed_requests_are_counted_named_and_shown():
     assert "- b row 2 (`row-2`): HTTP 503" in table
     assert results.summary()["b.failed_requests"] == 1 and "a.failed_requests" not in results.summary()
     assert "failed requests" not in Results.from_dict({"benchmarks": {"a": bench}}).table()
-    with pytest.raises(ValueError, match=r"f.json: benchmarks.b.failures\[0\].index: expected an integer"):
+    with pytest.raises(
+        ValueError, match=r"f.json: benchmarks.b.failures\[0\].index: Input should be a valid integer \(got '2'\)"
+    ):
         Results.from_dict(
             {"benchmarks": {"b": {**failed, "failures": [{"index": "2", "id": "x", "reason": "y"}]}}}, "f.json"
         )
-    with pytest.raises(ValueError, match=r"benchmarks.b.failures\[0\]: .*'reason'"):
+    with pytest.raises(ValueError, match=r"benchmarks.b.failures\[0\].reason: Field required"):
         Results.from_dict({"benchmarks": {"b": {**failed, "failures": [{"index": 2, "id": "x"}]}}})
 
 
@@ -97,9 +99,9 @@ def test_drops_and_unknown_keys():
     out = results.to_dict()
     assert out["note"] == 1 and out["meta"]["endpoint"] == "http://x"  # unknown keys kept
     assert "drop" not in out["benchmarks"]["t_shuffled"]
-    with pytest.raises(ValueError, match=r"benchmarks.t.hammer.oops: unknown field"):
+    with pytest.raises(ValueError, match=r"benchmarks.t.hammer.oops: Extra inputs are not permitted"):
         Results.from_dict({"benchmarks": {"t": {"hammer": {"oops": 1}}}})
-    with pytest.raises(ValueError, match=r"benchmarks.t.n: expected an integer, got True"):
+    with pytest.raises(ValueError, match=r"benchmarks.t.n: Input should be a valid integer \(got True\)"):
         Results.from_dict({"benchmarks": {"t": {"n": True}}})
 
 

@@ -146,7 +146,10 @@ def test_results_summary():
     # Shapes no writer produces are refused with the field named, not read as zeros.
     with pytest.raises(ValueError, match="not a results file"):
         Results.from_dict({"bfcl_simple": {"bfcl_ast": 0.7}}, "x.json")
-    with pytest.raises(ValueError, match=r"x.json: benchmarks.bfcl_simple.bfcl_ast: expected an object"):
+    with pytest.raises(
+        ValueError,
+        match=r"x.json: benchmarks.bfcl_simple.bfcl_ast: Input should be a valid dictionary or instance of BfclAstScores \(got 0.7\)",
+    ):
         Results.from_dict({"benchmarks": {"bfcl_simple": {"bfcl_ast": 0.7}}}, "x.json")
 
 
