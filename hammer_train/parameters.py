@@ -78,7 +78,17 @@ def _is_parameter_spec(value: dict[str, Any]) -> bool:
 
 
 def parameters_layout(spec: dict[str, Any], params_spec: dict[str, Any], extra: dict[str, Any]):
-    """``(layout, required, props)`` of a tool spec; records layout-specific keys in ``extra``."""
+    """Which layout a tool spec's ``parameters`` object (``params_spec``) is in.
+
+    Args:
+        spec: the whole tool spec (its tool-level ``"required"`` list counts in the xLAM layout).
+        params_spec: ``spec["parameters"]``.
+        extra: the tool's extra keys; layout-specific keys are recorded in it (mutated).
+
+    Returns:
+        ``(layout, required, props)``: ``"openai"`` or ``"xlam"``, the list of required names
+        (``[]`` when none; not checked to be a list here), and the map parameter name -> spec.
+    """
     props_value = params_spec.get("properties")
     if isinstance(props_value, dict) and (
         params_spec.get("type") in ("object", "dict")
@@ -98,7 +108,17 @@ def parameters_layout(spec: dict[str, Any], params_spec: dict[str, Any], extra: 
 
 
 def parse_parameters(props: dict, required: list, layout: str, extra: dict[str, Any], field_name: str):
-    """The :class:`Parameter` list of a tool's ``props`` map, with each one's ``required`` flag decided."""
+    """The :class:`Parameter` list of a tool's ``props`` map, with each one's ``required`` flag decided.
+
+    A parameter is required when it is in ``required`` (JSON schema, or xLAM with a tool-level
+    list, as Hammer's Seal-Tools set has), when it carries ``"required": true`` (the flags BFCL's
+    Hammer handler writes, ``bfcl_eval/model_handler/local_inference/hammer.py``), or, in plain
+    xLAM, when it has no default and its type does not say ``optional``.
+
+    Raises:
+        DataError: ``bad_name`` for a parameter name that is not a non-empty string, ``bad_field``
+            for a spec that is not an object; the field is ``{field_name}.parameters[.name]``.
+    """
     flagged = layout == "xlam" and any(
         isinstance(ps, dict) and isinstance(ps.get("required"), bool) for ps in props.values()
     )
