@@ -189,16 +189,19 @@ def load_tokenizer():
 # ----------------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=60_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--source", choices=["auto", "bfcl", "sealtool"], default="auto")
     ap.add_argument("--no-tokenizer", action="store_true", help="skip (b)")
     ap.add_argument("--profile", action="store_true", help="cProfile masking alone and print the top functions")
-    args = ap.parse_args(argv)
+    return ap
 
-    try:  # one core
+
+def pin_one_core() -> int | None:
+    """Pin this process to its first allowed core and torch to one thread; returns the core (None if unsupported)."""
+    try:
         cpu = sorted(os.sched_getaffinity(0))[0]
         os.sched_setaffinity(0, {cpu})
     except (AttributeError, OSError):
@@ -209,12 +212,42 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
     except ImportError:
         pass
+    return cpu
 
+
+def load_rows(source: str) -> tuple[list[Example], str]:
+    """BFCL rows (``auto`` / ``bfcl``), else Seal-Tools from ../shared (``auto`` / ``sealtool``); ``([], "")`` if neither."""
     rows, what = ([], "")
-    if args.source in ("auto", "bfcl"):
+    if source in ("auto", "bfcl"):
         rows, what = load_bfcl_rows()
-    if not rows and args.source in ("auto", "sealtool") and SEALTOOL.exists():
+    if not rows and source in ("auto", "sealtool") and SEALTOOL.exists():
         rows, what = load_sealtool_rows()
+    return rows, what
+
+
+def profile_masking(rows: list[Example], n: int, cfg: MaskingConfig, seed: int) -> None:
+    import cProfile
+    import pstats
+
+    pr = cProfile.Profile()
+    pr.enable()
+    run_mask_only(rows, n, cfg, seed)
+    pr.disable()
+    pstats.Stats(pr).sort_stats("tottime").print_stats(15)
+
+
+def print_table(n: int, table: list[tuple[str, float, float]]) -> None:
+    print(f"| {'step (one core)':<30} | {'CPU s':>7} | {'rows/s (CPU)':>12} | {'wall s':>7} | {'rows/s (wall)':>13} |")
+    print(f"|{'-' * 32}|{'-' * 9}|{'-' * 14}|{'-' * 9}|{'-' * 15}|")
+    for name, c, w in table:
+        print(f"| {name:<30} | {c:7.2f} | {n / c:12,.0f} | {w:7.2f} | {n / w:13,.0f} |")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    cpu = pin_one_core()
+    rows, what = load_rows(args.source)
     if not rows:
         print(
             "no data: install bfcl-eval (pip install --no-deps bfcl-eval) or provide ../shared/data", file=sys.stderr
@@ -223,24 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     n = args.rows
     cfg = MaskingConfig()
     print(f"data: {what}, cycled to {n} rows; pinned to cpu {cpu}; OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
-
     if args.profile:
-        import cProfile
-        import pstats
+        profile_masking(rows, min(n, 20_000), cfg, args.seed)
 
-        pr = cProfile.Profile()
-        pr.enable()
-        run_mask_only(rows, min(n, 20_000), cfg, args.seed)
-        pr.disable()
-        pstats.Stats(pr).sort_stats("tottime").print_stats(15)
-
-    # warm-up (imports, caches)
-    run_mask_render(rows, min(n, 2000), cfg, args.seed, True)
-
+    run_mask_render(rows, min(n, 2000), cfg, args.seed, True)  # warm-up (imports, caches)
     t_mask_c, t_mask_w, kinds = run_mask_only(rows, n, cfg, args.seed)
     plain_texts, t_plain_c, t_plain_w, _ = run_mask_render(rows, n, cfg, args.seed, False)
     masked_texts, t_mr_c, t_mr_w, n_masked = run_mask_render(rows, n, cfg, args.seed, True)
-
     table = [
         ("masking only", t_mask_c, t_mask_w),
         ("rendering only (no masking)", t_plain_c, t_plain_w),
@@ -259,11 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rows: {n} ({n_masked} masked, {n_masked / n:.1%}); kinds applied: {kinds}")
     print(f"tokenizer: {tok_what}")
     print()
-    print(f"| {'step (one core)':<30} | {'CPU s':>7} | {'rows/s (CPU)':>12} | {'wall s':>7} | {'rows/s (wall)':>13} |")
-    print(f"|{'-' * 32}|{'-' * 9}|{'-' * 14}|{'-' * 9}|{'-' * 15}|")
-    for name, c, w in table:
-        print(f"| {name:<30} | {c:7.2f} | {n / c:12,.0f} | {w:7.2f} | {n / w:13,.0f} |")
-    print()
+    print_table(n, table)
     rate = n / t_mr_c
     print(f"masking + rendering: {rate:,.0f} rows/s (target >= 5,000): {'OK' if rate >= 5000 else 'MISSED'}")
     print(
