@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", default=str(ROOT / "recipes" / "smollm2-135m-quality.yaml"))
     p.add_argument("--steps", type=int, default=6)
@@ -46,21 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=int, default=None, help="tool_call_eval_steps to extrapolate to")
     p.add_argument("--bf16", default=None, help="the recipe's bf16 value to train with (true, false, auto)")
     p.add_argument("--output", default=None)
-    a = p.parse_args(argv)
+    return p
 
+
+def make_step_timer():
+    """A TrainerCallback timing each optimizer step (``on_step_begin`` to ``on_step_end``) in seconds."""
     from transformers import TrainerCallback
-
-    from hammer_train.callbacks import DEFAULT_STEPS, add_tool_call_callback
-    from hammer_train.config import parse_recipe
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tool_call_train import build_trainer
-
-    overrides = ["--max_steps", str(a.steps), "--output_dir", "/tmp/tool_call_eval_cost", "--report_to", "none"]
-    h, s, m = parse_recipe([a.recipe, *overrides, *(["--bf16", a.bf16] if a.bf16 else [])])
-    recipe_steps = parse_recipe([a.recipe])[1].max_steps
-    h.tool_call_eval, h.tool_call_eval_rows, h.tool_call_eval_steps = True, a.rows, a.every
-    h.tool_call_eval_max_new_tokens, h.tool_call_eval_batch_size = a.max_new_tokens, a.batch_size
 
     class StepTimer(TrainerCallback):
         def __init__(self):
@@ -72,14 +63,39 @@ def main(argv: list[str] | None = None) -> int:
         def on_step_end(self, args, state, control, **kw):
             self.times.append(time.perf_counter() - self._t)
 
-    timer = StepTimer()
+    return StepTimer()
+
+
+def train_timed(a: argparse.Namespace) -> tuple[list[float], list[dict], int]:
+    """Train ``a.steps`` steps of the recipe with the callback every ``a.every`` steps.
+
+    Returns (step seconds, the callback's runs, the recipe's own ``max_steps``)."""
+    from hammer_train.callbacks import add_tool_call_callback
+    from hammer_train.config import parse_recipe
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tool_call_train import build_trainer
+
+    overrides = ["--max_steps", str(a.steps), "--output_dir", "/tmp/tool_call_eval_cost", "--report_to", "none"]
+    h, s, m = parse_recipe([a.recipe, *overrides, *(["--bf16", a.bf16] if a.bf16 else [])])
+    recipe_steps = parse_recipe([a.recipe])[1].max_steps
+    h.tool_call_eval, h.tool_call_eval_rows, h.tool_call_eval_steps = True, a.rows, a.every
+    h.tool_call_eval_max_new_tokens, h.tool_call_eval_batch_size = a.max_new_tokens, a.batch_size
+    timer = make_step_timer()
     trainer = build_trainer(h, s, m, max_rows=200)
     trainer.add_callback(timer)  # before the tool-call callback: its step time excludes the run
     callback = add_tool_call_callback(trainer, h)
     trainer.train()
+    return timer.times, callback.runs, recipe_steps
 
-    step_s = statistics.median(timer.times[1:] or timer.times)  # first step warms up
-    run_s = statistics.median(r["seconds"] for r in callback.runs)
+
+def main(argv: list[str] | None = None) -> int:
+    a = make_parser().parse_args(argv)
+    from hammer_train.callbacks import DEFAULT_STEPS
+
+    times, runs_done, recipe_steps = train_timed(a)
+    step_s = statistics.median(times[1:] or times)  # first step warms up
+    run_s = statistics.median(r["seconds"] for r in runs_done)
     interval = a.interval or DEFAULT_STEPS
     runs = recipe_steps // interval + (recipe_steps % interval != 0)
     share = runs * run_s / (recipe_steps * step_s + runs * run_s)
@@ -88,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         "rows": a.rows,
         "max_new_tokens": a.max_new_tokens,
         "batch_size": a.batch_size,
-        "step_seconds": [round(t, 2) for t in timer.times],
-        "run_seconds": [r["seconds"] for r in callback.runs],
-        "runs": callback.runs,
+        "step_seconds": [round(t, 2) for t in times],
+        "run_seconds": [r["seconds"] for r in runs_done],
+        "runs": runs_done,
         "median_step_s": round(step_s, 2),
         "median_run_s": round(run_s, 2),
         "run_over_step": round(run_s / step_s, 2),
