@@ -213,6 +213,41 @@ def _tokenized_rows(
     return rows, lengths, kept_empty, kinds, masked
 
 
+def _settings_record(args: HammerArguments, seed: int, copies: int, max_length: int | None, mix: bool) -> dict:
+    """The data report's ``settings``: what decided the rows (seed, prompt, masking, ratio, length)."""
+    return {
+        "seed": seed,
+        "prompt_style": args.prompt_style,
+        "masking_mode": args.masking_mode,
+        "masking_copies": copies,
+        "masking_row_prob": args.masking_row_prob,
+        "irrelevance_ratio": args.irrelevance_ratio if mix else None,
+        "max_length": max_length,
+        "fit_long_rows": args.fit_long_rows,
+    }
+
+
+def _tokens_record(
+    report: DataReport, lengths: list[int], kept_empty: int, batch_size: int, sampling_strategy: str, seed: int
+) -> dict:
+    """The data report's ``tokens``: length percentiles (tokens), rows dropped as too long, the
+    ``[]`` share of the rows trained on and the padding share for ``batch_size`` rows per batch."""
+    dropped = sum(report.length.get("dropped_too_long", {}).values()) + report.length["too_long"]
+    return {
+        "lengths": length_percentiles(lengths),
+        "dropped_too_long": dropped,
+        # the irrelevance share in the rows trained on (with fitting, the mixer's own share)
+        "irrelevance_share_after_length_filter": round(kept_empty / len(lengths), 4) if lengths else None,
+        "completion_tokens_note": "labels cover the completion and its end-of-turn token",
+        "padding_share": {
+            "batch_size": batch_size,
+            "random": round(padding_share(lengths, batch_size, "random", seed), 4),
+            "group_by_length": round(padding_share(lengths, batch_size, "group_by_length", seed), 4),
+            "recipe_strategy": sampling_strategy,
+        },
+    }
+
+
 def build_dataset(
     args: HammerArguments,
     seed: int,
@@ -253,7 +288,7 @@ def build_dataset(
         share it with :class:`EpochCallback`); its rows hold the raw examples, fitted per epoch.
 
     Raises:
-        ValueError: no rows left (every source empty, or every row too long).
+        RecipeError (a ValueError naming ``max_length``): no rows left (every source empty, or every row too long).
     """
     from datasets import Dataset
 
@@ -262,36 +297,14 @@ def build_dataset(
     examples, report = load_examples(args, seed, sources=sources, mix=mix, fitter=step)
     dynamic = args.masking_mode == "dynamic" and tokenizer is not None and not conversations
     copies = 1 if args.masking_mode == "dynamic" else args.masking_copies
-    report.settings = {
-        "seed": seed,
-        "prompt_style": args.prompt_style,
-        "masking_mode": args.masking_mode,
-        "masking_copies": copies,
-        "masking_row_prob": args.masking_row_prob,
-        "irrelevance_ratio": args.irrelevance_ratio if mix else None,
-        "max_length": max_length,
-        "fit_long_rows": args.fit_long_rows,
-    }
+    report.settings = _settings_record(args, seed, copies, max_length, mix)
     if fitter is None:
         rows, kinds, masked_rows = _render_rows(examples, args, seed, copies)
     else:
         rows, lengths, kept_empty, kinds, masked_rows = _tokenized_rows(
             examples, fitter, copies, dynamic, report, conversations
         )
-        dropped = sum(report.length.get("dropped_too_long", {}).values()) + report.length["too_long"]
-        report.tokens = {
-            "lengths": length_percentiles(lengths),
-            "dropped_too_long": dropped,
-            # the irrelevance share in the rows trained on (with fitting, the mixer's own share)
-            "irrelevance_share_after_length_filter": round(kept_empty / len(lengths), 4) if lengths else None,
-            "completion_tokens_note": "labels cover the completion and its end-of-turn token",
-            "padding_share": {
-                "batch_size": batch_size,
-                "random": round(padding_share(lengths, batch_size, "random", seed), 4),
-                "group_by_length": round(padding_share(lengths, batch_size, "group_by_length", seed), 4),
-                "recipe_strategy": sampling_strategy,
-            },
-        }
+        report.tokens = _tokens_record(report, lengths, kept_empty, batch_size, sampling_strategy, seed)
     report.masking = {
         "rows_rendered": len(rows),
         "rows_masked": masked_rows,
