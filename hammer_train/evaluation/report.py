@@ -168,6 +168,46 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     return result
 
 
+def _generate_and_score(bench: Benchmark, prompts: list[str], generate_fn: GenerateFn) -> tuple[list[str], dict]:
+    """Generate one output per prompt and score them: ``(outputs, score_benchmark(...) +
+    {"generation_seconds"})``. Raises ValueError when ``generate_fn`` returns the wrong count."""
+    logger.info("%s: %s, generating", bench.name, bench.subset)
+    t0 = time.perf_counter()
+    outputs = list(generate_fn(prompts))
+    gen_s = time.perf_counter() - t0
+    if len(outputs) != len(prompts):
+        raise ValueError(f"generate_fn returned {len(outputs)} outputs for {len(prompts)} prompts")
+    res = score_benchmark(bench, outputs)
+    res["generation_seconds"] = round(gen_s, 3)
+    logger.info(
+        "%s: Hammer F1 api %.3f args %.3f, %d format errors (%.1f s)",
+        bench.name,
+        res["hammer"]["api_f1"],
+        res["hammer"]["args_f1"],
+        res["format_errors"],
+        gen_s,
+    )
+    return outputs, res
+
+
+def _write_predictions(pred_file: Any, bench: Benchmark, prompts: list[str], outputs: list[str]) -> None:
+    """Append one JSON line per row (layout: :func:`run_evaluation`'s ``predictions_path``)."""
+    _, parsed = map_back(bench, outputs)
+    ids = bench.extra.get("ids") or [str(i) for i in range(len(bench))]
+    for i, (p, o, r, g) in enumerate(zip(prompts, outputs, parsed, bench.golds, strict=True)):
+        rec = {
+            "benchmark": bench.name,
+            "index": i,
+            "id": ids[i],
+            "prompt": p,
+            "output": o,
+            "calls": r.calls,
+            "gold": g,
+        }
+        pred_file.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+    pred_file.flush()
+
+
 def run_evaluation(
     benchmarks: Sequence[str | Benchmark],
     generate_fn: GenerateFn,
@@ -212,38 +252,9 @@ def run_evaluation(
         for item in benchmarks:
             bench = item if isinstance(item, Benchmark) else load_benchmark(item, limit=limit, data_dir=data_dir)
             prompts = [render_fn(ex) for ex in bench.examples]
-            logger.info("%s: %s, generating", bench.name, bench.subset)
-            t0 = time.perf_counter()
-            outputs = list(generate_fn(prompts))
-            gen_s = time.perf_counter() - t0
-            if len(outputs) != len(prompts):
-                raise ValueError(f"generate_fn returned {len(outputs)} outputs for {len(prompts)} prompts")
-            res = score_benchmark(bench, outputs)
-            res["generation_seconds"] = round(gen_s, 3)
-            out["benchmarks"][bench.name] = res
-            logger.info(
-                "%s: Hammer F1 api %.3f args %.3f, %d format errors (%.1f s)",
-                bench.name,
-                res["hammer"]["api_f1"],
-                res["hammer"]["args_f1"],
-                res["format_errors"],
-                gen_s,
-            )
+            outputs, out["benchmarks"][bench.name] = _generate_and_score(bench, prompts, generate_fn)
             if pred_file is not None:
-                _, parsed = map_back(bench, outputs)
-                ids = bench.extra.get("ids") or [str(i) for i in range(len(bench))]
-                for i, (p, o, r, g) in enumerate(zip(prompts, outputs, parsed, bench.golds, strict=True)):
-                    rec = {
-                        "benchmark": bench.name,
-                        "index": i,
-                        "id": ids[i],
-                        "prompt": p,
-                        "output": o,
-                        "calls": r.calls,
-                        "gold": g,
-                    }
-                    pred_file.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-                pred_file.flush()
+                _write_predictions(pred_file, bench, prompts, outputs)
     finally:
         if pred_file is not None:
             pred_file.close()
