@@ -218,6 +218,31 @@ def endpoint_outputs(
     return texts, failures, requests
 
 
+def _request_benchmark(
+    endpoint: ChatEndpoint, bench: Benchmark, style: str, max_tokens: int, progress: bool, replies: dict[str, str]
+) -> tuple[Benchmark, dict[str, Any]]:
+    """Send every row of ``bench``; store each reply in ``replies`` under its request's key.
+
+    Returns ``(the benchmark cut to the answered rows, its subset sentence naming the failed
+    rows; {"generation_seconds", "failed_requests", "failures"})``."""
+    t0 = time.perf_counter()
+    texts, failures, requests = endpoint_outputs(endpoint, bench, style, max_tokens, progress)
+    ok = [i for i, t in enumerate(texts) if t is not None]
+    subset = bench.subset
+    if failures:
+        rows = ", ".join(str(f["index"]) for f in failures[:20]) + (" ..." if len(failures) > 20 else "")
+        subset += f"; {len(failures)} failed requests not scored (rows {rows})"
+        logger.warning("%s: %d of %d requests failed: %s", bench.name, len(failures), len(bench), failures[:3])
+    for i in ok:
+        replies[_key(requests[i])] = texts[i]
+    extra = {
+        "generation_seconds": round(time.perf_counter() - t0, 3),
+        "failed_requests": len(failures),
+        "failures": failures,
+    }
+    return select_rows(bench, ok, subset), extra
+
+
 def evaluate_endpoint(
     benchmarks: Sequence[str | Benchmark],
     config: EndpointConfig,
@@ -268,22 +293,8 @@ def evaluate_endpoint(
     extras: dict[str, dict[str, Any]] = {}
     for item in benchmarks:
         bench = item if isinstance(item, Benchmark) else load_benchmark(item, limit=limit, data_dir=data_dir)
-        t0 = time.perf_counter()
-        texts, failures, requests = endpoint_outputs(endpoint, bench, style, max_tokens, progress)
-        ok = [i for i, t in enumerate(texts) if t is not None]
-        subset = bench.subset
-        if failures:
-            rows = ", ".join(str(f["index"]) for f in failures[:20]) + (" ..." if len(failures) > 20 else "")
-            subset += f"; {len(failures)} failed requests not scored (rows {rows})"
-            logger.warning("%s: %d of %d requests failed: %s", bench.name, len(failures), len(bench), failures[:3])
-        for i in ok:
-            replies[_key(requests[i])] = texts[i]
-        scored.append(select_rows(bench, ok, subset))
-        extras[bench.name] = {
-            "generation_seconds": round(time.perf_counter() - t0, 3),
-            "failed_requests": len(failures),
-            "failures": failures,
-        }
+        answered, extras[bench.name] = _request_benchmark(endpoint, bench, style, max_tokens, progress, replies)
+        scored.append(answered)
 
     def render(example: Example) -> str:
         return _key(row_request(example, style, max_tokens=max_tokens))
