@@ -82,53 +82,61 @@ def hammer_f1(predictions: Sequence[str], golds: Sequence[list[dict]]) -> dict:
     """
     if len(predictions) != len(golds):
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} gold rows")
-    G = P = C = Gp = Pp = Cp = 0
-    format_errors = 0
+    counts = dict.fromkeys(_HAMMER_COUNTS, 0)
+    counts["n"] = len(golds)
     for text, gold_raw in zip(predictions, golds, strict=True):
-        gold = _gold_calls(gold_raw)
-        G += len(gold)
-        Gp += sum(1 for c in gold for v in c["arguments"].values() if v != "")
-        gold_names = [c["name"] for c in gold]
-        res = hammer_parse(text) if not isinstance(text, ParseResult) else text
-        if res.calls is None:
-            P += 1
-            format_errors += 1
+        _count_hammer_row(counts, text, _gold_calls(gold_raw))
+    return _with_f1(counts, {"api": "calls", "args": "args"})
+
+
+_HAMMER_COUNTS = (
+    "n",
+    "format_errors",
+    "gold_calls",
+    "pred_calls",
+    "correct_calls",
+    "gold_args",
+    "pred_args",
+    "correct_args",
+)
+_STRICT_COUNTS = _HAMMER_COUNTS[:5] + ("exact_calls",) + _HAMMER_COUNTS[5:]
+
+
+def _with_f1(counts: dict[str, int], groups: dict[str, str]) -> dict:
+    """``counts`` plus ``{prefix}_precision / _recall / _f1`` per ``prefix -> noun`` of ``groups``,
+    from ``correct_{noun}`` / ``pred_{noun}`` / ``gold_{noun}``."""
+    out: dict = dict(counts)
+    for prefix, noun in groups.items():
+        prf = _prf(counts[f"correct_{noun}"], counts[f"pred_{noun}"], counts[f"gold_{noun}"])
+        out.update(zip((f"{prefix}_precision", f"{prefix}_recall", f"{prefix}_f1"), prf, strict=True))
+    return out
+
+
+def _count_hammer_row(counts: dict[str, int], text: Any, gold: list[dict]) -> None:
+    """Add one row to :func:`hammer_f1`'s counters (its docstring states the rules)."""
+    counts["gold_calls"] += len(gold)
+    counts["gold_args"] += sum(1 for c in gold for v in c["arguments"].values() if v != "")
+    gold_names = [c["name"] for c in gold]
+    res = hammer_parse(text) if not isinstance(text, ParseResult) else text
+    if res.calls is None:
+        counts["pred_calls"] += 1
+        counts["format_errors"] += 1
+        return
+    counts["pred_calls"] += len(res.calls)
+    for call in res.calls:
+        counts["pred_args"] += sum(1 for v in call["arguments"].values() if v != "")
+        name = call.get("name")
+        if "name" not in call or name not in gold_names:
             continue
-        if not res.calls:
-            continue
-        P += len(res.calls)
-        for call in res.calls:
-            Pp += sum(1 for v in call["arguments"].values() if v != "")
-            name = call.get("name")
-            if "name" not in call or name not in gold_names:
-                continue
-            C += 1
-            best = 0
-            for g in gold:
-                if g["name"] == name:
-                    hits = _hammer_hits(g["arguments"], call["arguments"])
-                    if hits > best:
-                        best = hits
-                        break
-            Cp += best
-    ap, ar, af = _prf(C, P, G)
-    pp, pr, pf = _prf(Cp, Pp, Gp)
-    return {
-        "n": len(golds),
-        "format_errors": format_errors,
-        "gold_calls": G,
-        "pred_calls": P,
-        "correct_calls": C,
-        "gold_args": Gp,
-        "pred_args": Pp,
-        "correct_args": Cp,
-        "api_precision": ap,
-        "api_recall": ar,
-        "api_f1": af,
-        "args_precision": pp,
-        "args_recall": pr,
-        "args_f1": pf,
-    }
+        counts["correct_calls"] += 1
+        best = 0
+        for g in gold:
+            if g["name"] == name:
+                hits = _hammer_hits(g["arguments"], call["arguments"])
+                if hits > best:
+                    best = hits
+                    break
+        counts["correct_args"] += best
 
 
 # --------------------------------------------------------------------------- strict F1
@@ -256,61 +264,45 @@ def strict_f1(predictions: Sequence[Any], golds: Sequence[list[dict]]) -> dict:
     """
     if len(predictions) != len(golds):
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} gold rows")
-    G = P = C = E = Gp = Pp = Cp = 0
-    format_errors = rows_exact = 0
-    for pred_raw, gold_raw in zip(predictions, golds, strict=True):
-        gold = _gold_calls(gold_raw)
-        pred = _as_calls(pred_raw)
-        Gp += sum(len(c["arguments"]) for c in gold)
-        if pred is None:
-            format_errors += 1
-            G += max(len(gold), 1)
-            P += 1
-            continue
-        Pp += sum(len(c["arguments"]) for c in pred)
-        if not gold or not pred:
-            G += max(len(gold), 1)
-            P += max(len(pred), 1)
-            if not gold and not pred:
-                C += 1
-                E += 1
-                rows_exact += 1
-            continue
-        G += len(gold)
-        P += len(pred)
-        pairs = _match(gold, pred)
-        C += len(pairs)
-        exact = 0
-        for i, j in pairs:
-            Cp += _arg_hits(gold[i]["arguments"], pred[j]["arguments"])
-            exact += _exact(gold[i]["arguments"], pred[j]["arguments"])
-        E += exact
-        rows_exact += exact == len(gold) == len(pred)
-    ap, ar, af = _prf(C, P, G)
-    pp, pr, pf = _prf(Cp, Pp, Gp)
-    ep, er, ef = _prf(E, P, G)
-    n = len(golds)
-    return {
-        "n": n,
-        "format_errors": format_errors,
-        "gold_calls": G,
-        "pred_calls": P,
-        "correct_calls": C,
-        "exact_calls": E,
-        "gold_args": Gp,
-        "pred_args": Pp,
-        "correct_args": Cp,
-        "api_precision": ap,
-        "api_recall": ar,
-        "api_f1": af,
-        "args_precision": pp,
-        "args_recall": pr,
-        "args_f1": pf,
-        "exact_call_precision": ep,
-        "exact_call_recall": er,
-        "exact_call_f1": ef,
-        "row_exact_accuracy": rows_exact / n if n else 0.0,
-    }
+    counts = dict.fromkeys(_STRICT_COUNTS, 0)
+    counts["n"] = n = len(golds)
+    rows_exact = sum(
+        _count_strict_row(counts, _as_calls(p), _gold_calls(g)) for p, g in zip(predictions, golds, strict=True)
+    )
+    out = _with_f1(counts, {"api": "calls", "args": "args"})
+    prf = _prf(counts["exact_calls"], counts["pred_calls"], counts["gold_calls"])
+    out.update(zip(("exact_call_precision", "exact_call_recall", "exact_call_f1"), prf, strict=True))
+    out["row_exact_accuracy"] = rows_exact / n if n else 0.0
+    return out
+
+
+def _count_strict_row(counts: dict[str, int], pred: list[dict] | None, gold: list[dict]) -> bool:
+    """Add one row to :func:`strict_f1`'s counters (its docstring states the rules); returns
+    whether the row is exact."""
+    counts["gold_args"] += sum(len(c["arguments"]) for c in gold)
+    if pred is None:
+        counts["format_errors"] += 1
+        counts["gold_calls"] += max(len(gold), 1)
+        counts["pred_calls"] += 1
+        return False
+    counts["pred_args"] += sum(len(c["arguments"]) for c in pred)
+    if not gold or not pred:
+        counts["gold_calls"] += max(len(gold), 1)
+        counts["pred_calls"] += max(len(pred), 1)
+        both_refuse = not gold and not pred
+        counts["correct_calls"] += both_refuse
+        counts["exact_calls"] += both_refuse
+        return both_refuse
+    counts["gold_calls"] += len(gold)
+    counts["pred_calls"] += len(pred)
+    pairs = _match(gold, pred)
+    counts["correct_calls"] += len(pairs)
+    exact = 0
+    for i, j in pairs:
+        counts["correct_args"] += _arg_hits(gold[i]["arguments"], pred[j]["arguments"])
+        exact += _exact(gold[i]["arguments"], pred[j]["arguments"])
+    counts["exact_calls"] += exact
+    return exact == len(gold) == len(pred)
 
 
 # --------------------------------------------------------------------------- refusals
