@@ -37,6 +37,48 @@ def _weighted(examples: list[Example], weight: float, rng: random.Random) -> lis
     return out
 
 
+def _drop_cores_too_long(pools: dict[str, list[Example]], fitter: RowFitter | None, mix: bool) -> dict[str, int]:
+    """Drop, in place, the rows whose core does not fit ``fitter.max_length`` (only call rows
+    when mixing: the mixer skips ``[]`` candidates that cannot fit itself). Returns the counts
+    per pool (all 0 without ``fitter``)."""
+    too_long = {name: 0 for name in pools}
+    if fitter is None:
+        return too_long
+    for name in ("call",) if mix else tuple(pools):
+        ok = fitter.cores_fit(pools[name])
+        too_long[name] = ok.count(False)
+        pools[name] = [r for r, keep in zip(pools[name], ok, strict=True) if keep]
+    return too_long
+
+
+def _mix_pools(
+    pools: dict[str, list[Example]],
+    args: HammerArguments,
+    seed: int,
+    fitter: RowFitter | None,
+    report: DataReport,
+    too_long: dict[str, int],
+) -> tuple[list[Example], dict[str, int]]:
+    """Mix the pools with :func:`hammer_train.irrelevance.mix_irrelevance`; set
+    ``report.irrelevance`` and the ``[]`` pools' ``too_long`` counts. Returns the rows and
+    ``{"built", "built_too_long", "not_drawn"}`` for the length record."""
+    from .irrelevance import mix_irrelevance
+
+    external = pools["irrelevance"]
+    rows, irr = mix_irrelevance(
+        pools["call"],
+        args.irrelevance_ratio,
+        seed,
+        external=external or None,
+        existing_no_call=pools["no_call"] or None,
+        fits=fitter.core_fits if fitter is not None else None,
+    )
+    report.irrelevance = irr.to_dict()
+    too_long["no_call"], too_long["irrelevance"] = irr.too_long["existing"], irr.too_long["external"]
+    not_drawn = irr.existing_dropped + len(external) - irr.n_irrelevance["external"] - too_long["irrelevance"]
+    return rows, {"built": irr.n_irrelevance["built"], "built_too_long": irr.too_long["built"], "not_drawn": not_drawn}
+
+
 def load_examples(
     args: HammerArguments,
     seed: int,
@@ -68,45 +110,25 @@ def load_examples(
         RecipeError: a source's file does not exist (the message names ``sources[i].path``).
         SourceError: no usable rows at all (a ``ValueError``).
     """
-    from .irrelevance import mix_irrelevance
-
     report = DataReport()
     field_name = "sources" if sources is None else "eval_sources"
     holdout = holdout_keys(args.holdout_benchmarks)
     pools = _read_pools(args.sources if sources is None else sources, args.strict, field_name, seed, report, holdout)
     used = sum(len(p) for p in pools.values())
-    too_long = {name: 0 for name in pools}
-    if fitter is not None:  # mixing skips the [] candidates that cannot fit itself
-        for name in ("call",) if mix else tuple(pools):
-            ok = fitter.cores_fit(pools[name])
-            too_long[name] = ok.count(False)
-            pools[name] = [r for r, keep in zip(pools[name], ok) if keep]
-    built = not_drawn = built_too_long = 0
+    too_long = _drop_cores_too_long(pools, fitter, mix)
     if not mix:
-        rows = pools["call"] + pools["no_call"] + pools["irrelevance"]
+        rows, mixed = pools["call"] + pools["no_call"] + pools["irrelevance"], {}
     else:
-        external = pools["irrelevance"]
-        rows, irr = mix_irrelevance(
-            pools["call"],
-            args.irrelevance_ratio,
-            seed,
-            external=external or None,
-            existing_no_call=pools["no_call"] or None,
-            fits=fitter.core_fits if fitter is not None else None,
-        )
-        report.irrelevance = irr.to_dict()
-        too_long["no_call"], too_long["irrelevance"] = irr.too_long["existing"], irr.too_long["external"]
-        built, built_too_long = irr.n_irrelevance["built"], irr.too_long["built"]
-        not_drawn = irr.existing_dropped + len(external) - irr.n_irrelevance["external"] - too_long["irrelevance"]
+        rows, mixed = _mix_pools(pools, args, seed, fitter, report, too_long)
     if fitter is not None:
         report.length = {
             "max_length": fitter.max_length,
             "rows_used": used,
             "dropped_too_long": too_long,
-            "not_drawn": not_drawn,
-            "built": built,
+            "not_drawn": mixed.get("not_drawn", 0),
+            "built": mixed.get("built", 0),
             "rows_kept": len(rows),
-            "built_too_long": built_too_long,
+            "built_too_long": mixed.get("built_too_long", 0),
         }
     if not rows:
         raise SourceError(
