@@ -237,6 +237,21 @@ def call_message(calls: list[ToolCall], content: str = "") -> dict[str, Any]:
     return {"role": "assistant", "content": content, "tool_calls": [c.to_dict() for c in calls]}
 
 
+def _no_call_candidate(result: ReadResult, turns: list[Turn], tools: Any) -> list[tuple[int, int, list, str]]:
+    """The ``no_call`` candidate of a conversation without calls (history up to and including its
+    first user message), or none, counted as ``"no_tools_no_call"``, when no tool is offered.
+
+    Raises:
+        DataError: ``tools`` is not readable JSON (not yet located to the row).
+    """
+    if not parse_json_field(tools, "tools"):
+        result.drop("no_tools_no_call")
+        return []
+    users = [i for i, t in enumerate(turns) if t.message is not None and t.message.get("role") == "user"]
+    end = users[0] + 1 if users else len(turns)
+    return [(end, end, [], "no_call")]
+
+
 def emit_conversation(
     result: ReadResult,
     turns: list[Turn],
@@ -274,22 +289,14 @@ def emit_conversation(
     if tools is None or (isinstance(tools, str) and not tools.strip()):
         tools = []
     call_idx = [i for i, t in enumerate(turns) if t.is_call]
-    if call_idx:
-        wanted = [
-            (i, i + 1, turns[i].calls or [], None) for i in call_idx
-        ]  # (end of history, last turn checked, calls, kind)
-    else:
+    # (end of history, last turn checked, calls, kind)
+    wanted = [(i, i + 1, turns[i].calls or [], None) for i in call_idx]
+    if not call_idx:
         try:
-            offered = parse_json_field(tools, "tools")
+            wanted = _no_call_candidate(result, turns, tools)
         except DataError as err:
             result.reject(err.located(row=row, source=source), strict)
             return
-        if not offered:
-            result.drop("no_tools_no_call")
-            return
-        users = [i for i, t in enumerate(turns) if t.message is not None and t.message.get("role") == "user"]
-        end = users[0] + 1 if users else len(turns)
-        wanted = [(end, end, [], "no_call")]
     for end, checked, calls, kind in wanted:
         where = f"{turn_field}[{end - offset}]"
         try:
