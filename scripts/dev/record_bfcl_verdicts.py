@@ -111,169 +111,130 @@ def changed(v):
     return "zq"
 
 
+NO_EDIT = object()  # a value edit that does not apply to this value
+
+
+def _set_argument(p, f):
+    """An edit of a call: argument ``p`` becomes ``f(its value)``; ``False`` where ``f`` returns NO_EDIT."""
+
+    def apply(call):
+        new = f(call["arguments"][p])
+        if new is NO_EDIT:
+            return False
+        call["arguments"][p] = new
+        return None
+
+    return apply
+
+
+def _drop_first_key_of_first(items):
+    if not items[0]:
+        return NO_EDIT
+    k0 = next(iter(items[0]))
+    return [{k: x for k, x in items[0].items() if k != k0}, *items[1:]]
+
+
+def _str_edits(v, is_first):
+    yield "str_upper", str.upper
+    yield "str_punct", lambda s: " " + s.replace(" ", "- _") + ".*^/,"
+    if '"' in v:
+        yield "str_quote", lambda s: s.replace('"', "'")
+    if is_first:
+        yield "str_tab", lambda s: s + "\t"
+
+
+def _list_edits(v):
+    yield "list_reversed", lambda x: x[::-1]
+    yield "list_empty", lambda _: []
+    yield "list_upper", lambda x: [i.upper() if isinstance(i, str) else i for i in x]
+    yield "list_as_scalar", lambda x: x[0] if x else "x"
+    if v and not all(isinstance(i, str) for i in v):
+        yield "list_items_as_str", lambda x: [str(i) for i in x]
+    elif v:
+        yield "list_items_as_int", lambda x: [len(i) for i in x]
+    if v and all(isinstance(i, int) and not isinstance(i, bool) for i in v):
+        yield "list_int_to_float", lambda x: [float(i) for i in x]
+    if v and all(isinstance(i, float) and i.is_integer() for i in v):
+        yield "list_float_to_int", lambda x: [int(i) for i in x]
+    if v and all(isinstance(i, dict) for i in v):
+        yield "list_dict_drop_key", _drop_first_key_of_first
+
+
+def _dict_edits(v):
+    k0 = next(iter(v))
+    yield "dict_drop_key", lambda d: {k: x for k, x in d.items() if k != k0}
+    yield "dict_extra_key", lambda d: {**d, "zq": 1}
+    if isinstance(v[k0], str):
+        yield "dict_value_upper", lambda d: {**d, k0: d[k0].upper()}
+        yield "dict_value_wrong", lambda d: {**d, k0: d[k0] + "zq"}
+
+
+def value_edits(v, is_first):
+    """(case name, value -> value) pairs that fit the type of ``v``: numbers as other number types,
+    string case / punctuation, list and dict edits, an empty container as ``""``."""
+    if isinstance(v, float) and v.is_integer():
+        yield "int_for_float", int
+    if isinstance(v, int) and not isinstance(v, bool):
+        yield "float_for_int", float
+        yield "str_for_int", str
+        if v in (0, 1):
+            yield "bool_for_int", bool
+    if isinstance(v, bool):
+        yield "int_for_bool", int
+    if isinstance(v, str):
+        yield from _str_edits(v, is_first)
+    if isinstance(v, list):
+        yield from _list_edits(v)
+    if isinstance(v, dict) and v:
+        yield from _dict_edits(v)
+    if v == [] or v == {}:
+        yield "empty_container", lambda _: ""
+
+
+def call_edits(call, funcs):
+    """(case name, edit of a call) pairs: its name, which arguments it has, and their values (one
+    argument per (schema type, value type), the first one also set to null)."""
+    spec = {f["name"]: f for f in funcs}.get(call["name"], {"parameters": {"properties": {}, "required": []}})
+    props = spec["parameters"].get("properties", {})
+    required = spec["parameters"].get("required", [])
+    yield "wrong_name", lambda c: c.update(name=c["name"] + "_v2")
+    if "." in call["name"]:
+        yield "dot_to_underscore", lambda c: c.update(name=c["name"].replace(".", "_"))
+    others = [f["name"] for f in funcs if f["name"] != call["name"]]
+    if others:
+        yield "other_function", lambda c, o=others[0]: c.update(name=o)
+    yield "extra_param", lambda c: c["arguments"].update(zq_unknown=1)
+    for p in [p for p in call["arguments"] if p in props and p not in required][:1]:
+        yield f"drop_optional_{p}", lambda c, p=p: c["arguments"].pop(p)
+    for p in [p for p in required if p in call["arguments"]][:1]:
+        yield f"missing_required_{p}", lambda c, p=p: c["arguments"].pop(p)
+    seen_types = set()
+    first = next(iter(call["arguments"]), None)
+    for p, v in call["arguments"].items():
+        key = (props.get(p, {}).get("type"), type(v).__name__)
+        if key in seen_types:
+            continue
+        seen_types.add(key)
+        yield f"wrong_value_{p}", _set_argument(p, changed)
+        if len(seen_types) == 1:
+            yield f"null_{p}", _set_argument(p, lambda _: None)
+        for name, f in value_edits(v, p == first):
+            yield f"{name}_{p}", _set_argument(p, f)
+
+
 def variants(row, gt, funcs, edited_calls):
-    """Yield (case, prediction) pairs for one row; per-argument edits on the first ``edited_calls`` calls."""
+    """Yield (case, prediction) pairs for one row; per-argument edits on the first ``edited_calls``
+    calls (a prediction is ``None`` where an edit does not apply)."""
     base = truth_calls(gt)
     yield "truth", base
     last = truth_calls(gt, last=True)
     if last != base:
         yield "truth_last_alternatives", last
     yield "empty", []
-    specs = {f["name"]: f for f in funcs}
-
-    def edit(i, fn):
-        calls = copy.deepcopy(base)
-        if fn(calls[i]) is False:
-            return None
-        return calls
-
     for i, call in enumerate(base[:edited_calls]):
-        spec = specs.get(call["name"], {"parameters": {"properties": {}, "required": []}})
-        props = spec["parameters"].get("properties", {})
-        required = spec["parameters"].get("required", [])
-        tag = f"c{i}"
-        yield f"{tag}_wrong_name", edit(i, lambda c: c.update(name=c["name"] + "_v2"))
-        if "." in call["name"]:
-            yield f"{tag}_dot_to_underscore", edit(i, lambda c: c.update(name=c["name"].replace(".", "_")))
-        others = [f["name"] for f in funcs if f["name"] != call["name"]]
-        if others:
-            yield f"{tag}_other_function", edit(i, lambda c, o=others[0]: c.update(name=o))
-        yield f"{tag}_extra_param", edit(i, lambda c: c["arguments"].update(zq_unknown=1))
-        for p in call["arguments"]:
-            if p in props and p not in required:
-                yield f"{tag}_drop_optional_{p}", edit(i, lambda c, p=p: c["arguments"].pop(p))
-                break
-        for p in required:
-            if p in call["arguments"]:
-                yield f"{tag}_missing_required_{p}", edit(i, lambda c, p=p: c["arguments"].pop(p))
-                break
-        seen_types = set()
-        for p, v in call["arguments"].items():
-            ptype = props.get(p, {}).get("type")
-            key = (ptype, type(v).__name__)
-            first = key not in seen_types
-            seen_types.add(key)
-            if not first:
-                continue
-            yield (
-                f"{tag}_wrong_value_{p}",
-                edit(i, lambda c, p=p: c["arguments"].__setitem__(p, changed(c["arguments"][p]))),
-            )
-            if len(seen_types) == 1:
-                yield f"{tag}_null_{p}", edit(i, lambda c, p=p: c["arguments"].__setitem__(p, None))
-            if isinstance(v, float) and not isinstance(v, bool) and v.is_integer():
-                yield (
-                    f"{tag}_int_for_float_{p}",
-                    edit(i, lambda c, p=p: c["arguments"].__setitem__(p, int(c["arguments"][p]))),
-                )
-            if isinstance(v, int) and not isinstance(v, bool):
-                yield (
-                    f"{tag}_float_for_int_{p}",
-                    edit(i, lambda c, p=p: c["arguments"].__setitem__(p, float(c["arguments"][p]))),
-                )
-                yield (
-                    f"{tag}_str_for_int_{p}",
-                    edit(i, lambda c, p=p: c["arguments"].__setitem__(p, str(c["arguments"][p]))),
-                )
-                if v in (0, 1):
-                    yield (
-                        f"{tag}_bool_for_int_{p}",
-                        edit(i, lambda c, p=p: c["arguments"].__setitem__(p, bool(c["arguments"][p]))),
-                    )
-            if isinstance(v, bool):
-                yield (
-                    f"{tag}_int_for_bool_{p}",
-                    edit(i, lambda c, p=p: c["arguments"].__setitem__(p, int(c["arguments"][p]))),
-                )
-            if isinstance(v, str):
-                for name, f in [
-                    ("upper", str.upper),
-                    ("punct", lambda s: " " + s.replace(" ", "- _") + ".*^/,"),
-                    ("quote", lambda s: s.replace('"', "'")),
-                    ("tab", lambda s: s + "\t"),
-                ]:
-                    if name == "quote" and '"' not in v:
-                        continue
-                    if name == "tab" and p != next(iter(call["arguments"])):
-                        continue
-                    yield (
-                        f"{tag}_str_{name}_{p}",
-                        edit(i, lambda c, p=p, f=f: c["arguments"].__setitem__(p, f(c["arguments"][p]))),
-                    )
-            if isinstance(v, list):
-                yield (
-                    f"{tag}_list_reversed_{p}",
-                    edit(i, lambda c, p=p: c["arguments"].__setitem__(p, c["arguments"][p][::-1])),
-                )
-                yield f"{tag}_list_empty_{p}", edit(i, lambda c, p=p: c["arguments"].__setitem__(p, []))
-                yield (
-                    f"{tag}_list_upper_{p}",
-                    edit(
-                        i,
-                        lambda c, p=p: c["arguments"].__setitem__(
-                            p, [x.upper() if isinstance(x, str) else x for x in c["arguments"][p]]
-                        ),
-                    ),
-                )
-                yield (
-                    f"{tag}_list_as_scalar_{p}",
-                    edit(
-                        i,
-                        lambda c, p=p: c["arguments"].__setitem__(
-                            p, c["arguments"][p][0] if c["arguments"][p] else "x"
-                        ),
-                    ),
-                )
-                if v and not all(isinstance(x, str) for x in v):
-                    yield (
-                        f"{tag}_list_items_as_str_{p}",
-                        edit(i, lambda c, p=p: c["arguments"].__setitem__(p, [str(x) for x in c["arguments"][p]])),
-                    )
-                elif v:
-                    yield (
-                        f"{tag}_list_items_as_int_{p}",
-                        edit(i, lambda c, p=p: c["arguments"].__setitem__(p, [len(x) for x in c["arguments"][p]])),
-                    )
-                if v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
-                    yield (
-                        f"{tag}_list_int_to_float_{p}",
-                        edit(i, lambda c, p=p: c["arguments"].__setitem__(p, [float(x) for x in c["arguments"][p]])),
-                    )
-                if v and all(isinstance(x, float) and x.is_integer() for x in v):
-                    yield (
-                        f"{tag}_list_float_to_int_{p}",
-                        edit(i, lambda c, p=p: c["arguments"].__setitem__(p, [int(x) for x in c["arguments"][p]])),
-                    )
-                if v and all(isinstance(x, dict) for x in v):
-                    yield (
-                        f"{tag}_list_dict_drop_key_{p}",
-                        edit(
-                            i,
-                            lambda c, p=p: (
-                                c["arguments"][p][0].pop(next(iter(c["arguments"][p][0])))
-                                if c["arguments"][p][0]
-                                else False
-                            ),
-                        ),
-                    )
-            if isinstance(v, dict) and v:
-                k0 = next(iter(v))
-                yield f"{tag}_dict_drop_key_{p}", edit(i, lambda c, p=p, k0=k0: c["arguments"][p].pop(k0))
-                yield f"{tag}_dict_extra_key_{p}", edit(i, lambda c, p=p: c["arguments"][p].update(zq=1))
-                if isinstance(v[k0], str):
-                    yield (
-                        f"{tag}_dict_value_upper_{p}",
-                        edit(
-                            i, lambda c, p=p, k0=k0: c["arguments"][p].__setitem__(k0, c["arguments"][p][k0].upper())
-                        ),
-                    )
-                    yield (
-                        f"{tag}_dict_value_wrong_{p}",
-                        edit(i, lambda c, p=p, k0=k0: c["arguments"][p].__setitem__(k0, c["arguments"][p][k0] + "zq")),
-                    )
-            if v == [] or v == {}:
-                yield f"{tag}_empty_container_{p}", edit(i, lambda c, p=p: c["arguments"].__setitem__(p, ""))
-
+        for name, edit in call_edits(call, funcs):
+            calls = copy.deepcopy(base)
+            yield f"c{i}_{name}", None if edit(calls[i]) is False else calls
     if len(base) > 1:
         yield "drop_last_call", base[:-1]
         yield "reversed_calls", base[::-1]
@@ -283,6 +244,64 @@ def variants(row, gt, funcs, edited_calls):
 
 def to_bfcl(calls):
     return [{c["name"]: c["arguments"]} for c in calls]
+
+
+def verdict(funcs, pred, truth, cat, model):
+    """The checker's ``(valid, error_type)``; a checker exception is ``(None, "exception:<name>")``."""
+    try:
+        r = ast_checker(
+            copy.deepcopy(funcs),
+            to_bfcl(copy.deepcopy(pred)),
+            copy.deepcopy(truth),
+            Language.PYTHON,
+            cat,
+            model.replace("/", "_"),
+        )
+        return bool(r["valid"]), (None if r["valid"] else r.get("error_type"))
+    except Exception as e:  # noqa: BLE001 - the checker's crash is a verdict too
+        return None, f"exception:{type(e).__name__}"
+
+
+def row_lines(cat, row, truth, edited_calls, dot):
+    """The fixture lines of one row: each distinct prediction, checked as a prompting model (and
+    as an ``underscore_to_dot`` model for the truth and the dotted-name case of dotted tools)."""
+    funcs, seen, lines = row["function"], set(), []
+    dotted = any("." in f["name"] for f in funcs)
+    for case, pred in variants(row, truth, funcs, edited_calls):
+        key = json.dumps(pred, sort_keys=True)
+        if pred is None or key in seen:
+            continue
+        seen.add(key)
+        models = [(PROMPT_MODEL, False)]
+        if dotted and case in ("truth", "c0_dot_to_underscore"):
+            models.append((dot, True))
+        for model, u2d in models:
+            valid, err = verdict(funcs, pred, truth, cat, model)
+            line = {
+                "category": cat,
+                "id": row["id"],
+                "case": case,
+                "prediction": pred,
+                "valid": valid,
+                "error_type": err,
+            }
+            if u2d:
+                line["underscore_to_dot"] = True
+            lines.append(line)
+    return lines
+
+
+def category_lines(cat, n_rows, edited_calls, dot):
+    """The fixture lines of ``n_rows`` rows spread evenly over a category's file."""
+    prompts = load_dataset_entry(cat, include_prereq=False, include_language_specific_hint=False)
+    answers = load_ground_truth_entry(cat)
+    assert len(prompts) == len(answers)
+    step = max(1, len(prompts) // n_rows)
+    lines = []
+    for k in list(range(0, len(prompts), step))[:n_rows]:
+        assert prompts[k]["id"] == answers[k]["id"]
+        lines += row_lines(cat, prompts[k], answers[k]["ground_truth"], edited_calls, dot)
+    return lines
 
 
 def main() -> None:
@@ -295,53 +314,7 @@ def main() -> None:
     dot = dot_model()
     lines = []
     for cat, (n_rows, edited_calls) in CATEGORIES.items():
-        n_rows = args.rows or n_rows
-        prompts = load_dataset_entry(cat, include_prereq=False, include_language_specific_hint=False)
-        answers = load_ground_truth_entry(cat)
-        assert len(prompts) == len(answers)
-        n = len(prompts)
-        step = max(1, n // n_rows)
-        idx = list(range(0, n, step))[:n_rows]
-        for k in idx:
-            row, gt = prompts[k], answers[k]
-            assert row["id"] == gt["id"]
-            funcs, truth = row["function"], gt["ground_truth"]
-            seen = set()
-            dotted = any("." in f["name"] for f in funcs)
-            for case, pred in variants(row, truth, funcs, edited_calls):
-                if pred is None:
-                    continue
-                key = json.dumps(pred, sort_keys=True)
-                if key in seen:
-                    continue
-                seen.add(key)
-                models = [(PROMPT_MODEL, False)]
-                if dotted and case in ("truth", "c0_dot_to_underscore"):
-                    models.append((dot, True))
-                for model, u2d in models:
-                    try:
-                        r = ast_checker(
-                            copy.deepcopy(funcs),
-                            to_bfcl(copy.deepcopy(pred)),
-                            copy.deepcopy(truth),
-                            Language.PYTHON,
-                            cat,
-                            model.replace("/", "_"),
-                        )
-                        valid, err = bool(r["valid"]), (None if r["valid"] else r.get("error_type"))
-                    except Exception as e:  # noqa: BLE001 - the checker's crash is a verdict too
-                        valid, err = None, f"exception:{type(e).__name__}"
-                    line = {
-                        "category": cat,
-                        "id": row["id"],
-                        "case": case,
-                        "prediction": pred,
-                        "valid": valid,
-                        "error_type": err,
-                    }
-                    if u2d:
-                        line["underscore_to_dot"] = True
-                    lines.append(line)
+        lines += category_lines(cat, args.rows or n_rows, edited_calls, dot)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w") as f:
