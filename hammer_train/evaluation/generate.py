@@ -145,6 +145,31 @@ def stop_token_ids(tokenizer: Any, extra: Sequence[str] = STOP_TOKENS) -> list[i
     return ids
 
 
+def _generate_batch(
+    model: Any, tokenizer: Any, input_ids: list[list[int]], max_new_tokens: int, eos: list[int]
+) -> list[str]:
+    """Greedy ``model.generate`` on one left-padded batch; the new tokens decoded (special tokens
+    skipped) and stripped, in the batch's order."""
+    import torch
+
+    batch = tokenizer.pad({"input_ids": input_ids}, padding=True, return_tensors="pt")
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with torch.inference_mode():
+        out = model.generate(
+            **batch,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=eos or None,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    new = out[:, batch["input_ids"].shape[1] :]
+    return [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -177,7 +202,6 @@ def generate(
     Raises:
         ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``.
     """
-    import torch
 
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
@@ -189,27 +213,13 @@ def generate(
     eos = stop_token_ids(tokenizer, stop_tokens)
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-    device = next(model.parameters()).device
     outputs: list[str | None] = [None] * len(prompts)
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
-        batch = {k: v.to(device) for k, v in batch.items()}
-        with torch.inference_mode():
-            out = model.generate(
-                **batch,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                max_new_tokens=max_new_tokens,
-                eos_token_id=eos or None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new = out[:, batch["input_ids"].shape[1] :]
-        for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
-            outputs[i] = text.strip()
+        texts = _generate_batch(model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos)
+        for i, text in zip(idx, texts, strict=True):
+            outputs[i] = text
         done += len(idx)
         if progress is not None:
             progress(done, len(prompts))
