@@ -290,13 +290,9 @@ def ast_check(
         if kind == "irrelevance":
             return (True, None) if not has_call else (False, "irrelevance_error:decoder_success")
         return (True, None) if has_call else (False, "relevance_error:decoder_failed")
-    if prediction is None:
-        return (False, "ast_decoder:decoder_failed")
-    if not isinstance(prediction, list) or not all(
-        isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("arguments"), dict)
-        for c in prediction
-    ):
-        return (False, "ast_decoder:decoder_wrong_output_format")
+    decoder_error = _decoder_error(prediction)
+    if decoder_error is not None:
+        return (False, decoder_error)
     answers = possible_answer or []
     if kind == "simple":
         if len(prediction) != 1:
@@ -308,6 +304,27 @@ def ast_check(
     if kind == "multiple":
         spec = _find_spec(functions, next(iter(answers[0])))
         return _check_call(spec, prediction[0], answers[0], underscore_to_dot)
+    return _check_parallel(functions, prediction, answers, underscore_to_dot)
+
+
+def _decoder_error(prediction: Any) -> str | None:
+    """BFCL's decoder error code for a prediction that is not a list of ``{"name": str,
+    "arguments": dict}`` calls (``None``: a parse failure), else ``None``."""
+    if prediction is None:
+        return "ast_decoder:decoder_failed"
+    if not isinstance(prediction, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("arguments"), dict)
+        for c in prediction
+    ):
+        return "ast_decoder:decoder_wrong_output_format"
+    return None
+
+
+def _check_parallel(
+    functions: list[dict], prediction: list[dict], answers: list[dict], underscore_to_dot: bool
+) -> Verdict:
+    """BFCL's no-order parallel check: each answer, in turn, takes the first unmatched call that
+    passes it; an answer without one fails the row."""
     matched: set[int] = set()
     for answer in answers:
         spec = _find_spec(functions, next(iter(answer)))
