@@ -37,6 +37,10 @@ def _weighted(examples: list[Example], weight: float, rng: random.Random) -> lis
     return out
 
 
+_NOT_MIXED = {"built": 0, "built_too_long": 0, "not_drawn": 0}
+"""The length record's mixing counts when nothing is mixed (evaluation-loss sets)."""
+
+
 def _drop_cores_too_long(pools: dict[str, list[Example]], fitter: RowFitter | None, mix: bool) -> dict[str, int]:
     """Drop, in place, the rows whose core does not fit ``fitter.max_length`` (only call rows
     when mixing: the mixer skips ``[]`` candidates that cannot fit itself). Returns the counts
@@ -117,7 +121,7 @@ def load_examples(
     used = sum(len(p) for p in pools.values())
     too_long = _drop_cores_too_long(pools, fitter, mix)
     if not mix:
-        rows, mixed = pools["call"] + pools["no_call"] + pools["irrelevance"], {}
+        rows, mixed = pools["call"] + pools["no_call"] + pools["irrelevance"], _NOT_MIXED
     else:
         rows, mixed = _mix_pools(pools, args, seed, fitter, report, too_long)
     if fitter is not None:
@@ -125,10 +129,10 @@ def load_examples(
             "max_length": fitter.max_length,
             "rows_used": used,
             "dropped_too_long": too_long,
-            "not_drawn": mixed.get("not_drawn", 0),
-            "built": mixed.get("built", 0),
+            "not_drawn": mixed["not_drawn"],
+            "built": mixed["built"],
             "rows_kept": len(rows),
-            "built_too_long": mixed.get("built_too_long", 0),
+            "built_too_long": mixed["built_too_long"],
         }
     if not rows:
         raise SourceError(

@@ -202,7 +202,6 @@ def generate(
     Raises:
         ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``.
     """
-
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
     if not prompts:
