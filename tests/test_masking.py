@@ -57,14 +57,9 @@ def real_names(ex: Example) -> set[str]:
     return out
 
 
-def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
-    """Mask ``ex`` with every kind on and check the core properties; return the MaskedExample."""
-    before = json.dumps(ex.to_dict(), sort_keys=True, default=repr)
-    m = mask_example(ex, config, random.Random(rng_seed))
-    assert json.dumps(ex.to_dict(), sort_keys=True, default=repr) == before, "input mutated"
-    masked = m.example
+def _check_no_real_names(ex: Example, masked: Example):
+    """No real function or parameter name survives as a name, in the tools or the answers."""
     real = real_names(ex)
-    # no real function or parameter name survives as a name
     for t in masked.tools:
         assert t.name not in real
         for p in t.parameters:
@@ -73,7 +68,10 @@ def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
         assert c.name not in real
         for k in c.arguments:
             assert k not in real
-    # names: unique in the row, configured lengths and alphabet
+
+
+def _check_name_shapes(ex: Example, masked: Example, config: MaskingConfig):
+    """Names unique in the row, of the configured lengths and alphabet; descriptions and tool count kept."""
     names = [t.name for t in masked.tools] + [p.name for t in masked.tools for p in t.parameters]
     assert len(names) == len(set(names))
     alpha = set(config.alphabet)
@@ -83,18 +81,24 @@ def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
         for p in t.parameters:
             lo, hi = config.parameter_name_length
             assert lo <= len(p.name) <= hi and set(p.name) <= alpha
-    # function descriptions never change; same multiset of tools
     assert sorted(t.description for t in masked.tools) == sorted(t.description for t in ex.tools)
     assert len(masked.tools) == len(ex.tools)
-    # the inverse restores the answers exactly (names, keys, default values, types)
+
+
+def _check_inverse(ex: Example, m):
+    """The inverse restores the answers exactly (names, keys, default values, types), also after a
+    JSON round trip of the inverse."""
+    masked = m.example
     restored = unmask_calls(calls_as_dicts(masked.answers), m.inverse)
     assert typed(restored) == typed(calls_as_dicts(ex.answers))
-    # ... also after a JSON round trip of the inverse
     inv2 = InverseMap.from_dict(json.loads(json.dumps(m.inverse.to_dict())))
     assert typed(unmask_calls(calls_as_dicts(masked.answers), inv2)) == typed(calls_as_dicts(ex.answers))
-    # masked answers still validate against masked tools
-    validate_example(masked)
-    # bools stay bools: every default and answer value keeps its JSON type
+
+
+def _check_types_kept(ex: Example, m):
+    """Every default and answer value keeps its JSON type (bools stay bools); parameter types and
+    required flags are kept; a value inside its enum stays inside the masked enum."""
+    masked = m.example
     by_masked = {t.name: t for t in masked.tools}
     inv_fn = m.inverse.functions
     for t in masked.tools:
@@ -105,18 +109,25 @@ def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
             assert type(p.default) is type(rp.default)
             assert p.type == rp.type and p.required == rp.required
     for mc, rc in zip(masked.answers, ex.answers):
-        assert by_masked[mc.name] is not None
-        # a value inside its enum stays inside the masked enum
+        masked_tool = by_masked[mc.name]
         for (mk, mv), (rk, rv) in zip(mc.arguments.items(), rc.arguments.items()):
             rp = ex.tool(rc.name).parameter(rk)
             if rp is not None and "enum" in rp.extra and rv in rp.extra["enum"]:
-                assert (
-                    mv
-                    in by_masked[mc.name]
-                    .parameters[[q.name for q in by_masked[mc.name].parameters].index(mk)]
-                    .extra["enum"]
-                )
+                assert mv in masked_tool.parameter(mk).extra["enum"]
         assert [type(v) for v in mc.arguments.values()] == [type(v) for v in rc.arguments.values()]
+
+
+def check_masked(ex: Example, config: MaskingConfig, rng_seed: int = 0):
+    """Mask ``ex`` with every kind on and check the core properties; return the MaskedExample."""
+    before = json.dumps(ex.to_dict(), sort_keys=True, default=repr)
+    m = mask_example(ex, config, random.Random(rng_seed))
+    assert json.dumps(ex.to_dict(), sort_keys=True, default=repr) == before, "input mutated"
+    _check_no_real_names(ex, m.example)
+    _check_name_shapes(ex, m.example, config)
+    _check_inverse(ex, m)
+    # masked answers still validate against masked tools
+    validate_example(m.example)
+    _check_types_kept(ex, m)
     return m
 
 
