@@ -3,7 +3,7 @@
     hammer-train evaluate MODEL [--adapter DIR] --benchmarks sealtool,apibank_l1,bfcl_simple \\
         [--limit N] [--prompt_style hammer] [--batch_size 8] [--max_new_tokens 256] \\
         [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto]
-    hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \
+    hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \\
         --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json]
     hammer-train evaluate --merge a.json b.json ... [--labels base,lora] [--output table.md]
 
