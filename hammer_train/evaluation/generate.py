@@ -21,10 +21,14 @@ import importlib.util
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..prompts import SYSTEM_PROMPT, to_conversation
 from ..schema import Example
+
+
+if TYPE_CHECKING:
+    from .structured import GrammarConstraint
 
 
 logger = logging.getLogger(__name__)
@@ -146,18 +150,28 @@ def stop_token_ids(tokenizer: Any, extra: Sequence[str] = STOP_TOKENS) -> list[i
 
 
 def _generate_batch(
-    model: Any, tokenizer: Any, input_ids: list[list[int]], max_new_tokens: int, eos: list[int]
+    model: Any,
+    tokenizer: Any,
+    input_ids: list[list[int]],
+    max_new_tokens: int,
+    eos: list[int],
+    constraint: GrammarConstraint | None = None,
 ) -> list[str]:
     """Greedy ``model.generate`` on one left-padded batch; the new tokens decoded (special tokens
-    skipped) and stripped, in the batch's order."""
+    skipped) and stripped, in the batch's order. ``constraint``: decode under its grammar."""
     import torch
+    from transformers import LogitsProcessorList
 
     batch = tokenizer.pad({"input_ids": input_ids}, padding=True, return_tensors="pt")
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
+    processors = LogitsProcessorList()
+    if constraint is not None:
+        processors.append(constraint.processor(len(input_ids), batch["input_ids"].shape[1]))
     with torch.inference_mode():
         out = model.generate(
             **batch,
+            logits_processor=processors,
             do_sample=False,
             temperature=None,
             top_p=None,
@@ -179,6 +193,7 @@ def generate(
     max_new_tokens: int = 256,
     stop_tokens: Sequence[str] = STOP_TOKENS,
     progress: Callable[[int, int], None] | None = None,
+    structured_outputs: bool = False,
 ) -> list[str]:
     """Greedy batched generation with ``model.generate``.
 
@@ -195,12 +210,15 @@ def generate(
         max_new_tokens: generation limit per prompt.
         stop_tokens: token strings that end a generation besides EOS (see :func:`stop_token_ids`).
         progress: called as ``progress(done, N)`` after each batch.
+        structured_outputs: decode under the answer format's grammar
+            (:mod:`hammer_train.evaluation.structured`, needs llguidance).
 
     Returns:
         ``N`` strings, in the order of ``prompts``.
 
     Raises:
         ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``.
+        ImportError: ``structured_outputs`` without llguidance installed.
     """
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
@@ -210,13 +228,18 @@ def generate(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     eos = stop_token_ids(tokenizer, stop_tokens)
+    constraint = None
+    if structured_outputs:
+        from .structured import GrammarConstraint
+
+        constraint = GrammarConstraint(tokenizer, eos, model.get_output_embeddings().weight.shape[0])
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
     outputs: list[str | None] = [None] * len(prompts)
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        texts = _generate_batch(model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos)
+        texts = _generate_batch(model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos, constraint)
         for i, text in zip(idx, texts, strict=True):
             outputs[i] = text
         done += len(idx)
@@ -233,6 +256,7 @@ def transformers_generate_fn(
     max_new_tokens: int = 256,
     stop_tokens: Sequence[str] = STOP_TOKENS,
     log_every: bool = True,
+    structured_outputs: bool = False,
 ) -> GenerateFn:
     """A :data:`GenerateFn` over :func:`generate` with fixed settings (logs progress at INFO)."""
 
@@ -251,6 +275,7 @@ def transformers_generate_fn(
             max_new_tokens=max_new_tokens,
             stop_tokens=stop_tokens,
             progress=progress,
+            structured_outputs=structured_outputs,
         )
 
     return fn

@@ -1,0 +1,112 @@
+"""Structured outputs (``hammer-train evaluate --structured_outputs``): the answer grammar accepts
+every training target and rejects the syntax errors small models make; generation under it with the
+real SmolLM2 stays inside the grammar."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hammer_train.prompts import format_answers
+from hammer_train.schema import ToolCall
+
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llguidance") is None,
+    reason="llguidance (the structured extra) is not installed: pip install 'hammer-train[structured]'",
+)
+
+
+@pytest.fixture(scope="module")
+def constraint(smollm2_tokenizer):
+    from hammer_train.evaluation.generate import stop_token_ids
+    from hammer_train.evaluation.structured import GrammarConstraint
+
+    return GrammarConstraint(smollm2_tokenizer, stop_token_ids(smollm2_tokenizer), len(smollm2_tokenizer))
+
+
+def _accepted(constraint, tokenizer, text: str) -> tuple[bool, bool]:
+    """(every token of ``text`` allowed in order, the grammar complete after them)."""
+    from llguidance import LLMatcher
+
+    matcher = LLMatcher(constraint.ll_tokenizer, constraint.grammar)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    n = matcher.validate_tokens(ids)
+    if n < len(ids):
+        return False, False
+    assert matcher.consume_tokens(ids)
+    return True, matcher.is_accepting()
+
+
+_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(-1e6, 1e6, allow_nan=False)
+    | st.text(string.printable + "éü中", max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(string.ascii_letters, max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_call = st.builds(
+    ToolCall,
+    name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
+    arguments=st.dictionaries(st.text(string.ascii_letters + "_", min_size=1, max_size=8), _value, max_size=4),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=st.lists(_call, max_size=3))
+def test_every_training_target_is_in_the_grammar(constraint, smollm2_tokenizer, answers):
+    text = format_answers(answers)  # exactly what training teaches, refusals ([]) included
+    assert _accepted(constraint, smollm2_tokenizer, text) == (True, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```\n[{"name": "f", "arguments": {"time": 10:30}}]\n```',  # unquoted value
+        '```\n[[{"name": "f", "arguments": {}}]\n```',  # nesting opened twice, closed once
+        '```\n[{"name": "f", "arguments": {"health_data": {\'a\': 1}}}]\n```',  # Python quotes
+        '```\n[{"name": "f"}]\n```',  # no arguments
+        '```\n[{"name": "f", "arguments": "{}"}]\n```',  # arguments as a JSON string
+        '```\n[{"function": "f", "arguments": {}}]\n```',  # another call shape
+        "I cannot help with that.",  # prose
+    ],
+)
+def test_syntax_errors_are_outside_the_grammar(constraint, smollm2_tokenizer, text):
+    assert _accepted(constraint, smollm2_tokenizer, text) == (False, False)
+
+
+def test_unfinished_answer_is_not_complete(constraint, smollm2_tokenizer):
+    assert _accepted(constraint, smollm2_tokenizer, '```\n[{"name": "f", "arguments": {"a": 1}}') == (True, False)
+
+
+@pytest.mark.slow
+def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constraint, smollm2_tokenizer):
+    """The untrained SmolLM2 does not write the fenced format on its own; under the grammar every
+    output is a prefix of a valid answer, and those that ended before the token limit parse."""
+    from hammer_train.evaluation.benchmarks import load_benchmark
+    from hammer_train.evaluation.generate import chat_renderer, generate
+    from hammer_train.evaluation.parse import hammer_parse
+    from hammer_train.modeling import load_model_and_tokenizer
+
+    model, tok = load_model_and_tokenizer(smollm2_path)
+    render = chat_renderer(tok, "hammer")
+    prompts = [render(e) for e in load_benchmark("sealtool", limit=4, data_dir=shared_data / "hammer_eval").examples]
+    free = generate(model, tok, prompts, batch_size=4, max_new_tokens=48)
+    constrained = generate(model, tok, prompts, batch_size=4, max_new_tokens=48, structured_outputs=True)
+    assert free != constrained
+    for text in constrained:
+        assert _accepted(constraint, smollm2_tokenizer, text)[0], text
+        if len(tok(text, add_special_tokens=False)["input_ids"]) < 44:  # ended by the grammar, not the limit
+            assert hammer_parse(text).ok, text
+    complete = [t for t in constrained if hammer_parse(t).ok]
+    assert complete, constrained
+    assert all(isinstance(json.loads(t.strip("`\n")), list) for t in complete)
