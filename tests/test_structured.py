@@ -110,3 +110,13 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
     complete = [t for t in constrained if hammer_parse(t).ok]
     assert complete, constrained
     assert all(isinstance(json.loads(t.strip("`\n")), list) for t in complete)
+
+
+@pytest.mark.parametrize("backend", ["openai", "vllm"])
+def test_cli_structured_outputs_only_with_transformers(backend, capsys):
+    from hammer_train.cli.evaluate import main
+
+    argv = ["--backend", backend, "--structured_outputs", "--benchmarks", "bfcl_simple"]
+    argv += ["--model", "served"] if backend == "openai" else ["some/model"]
+    assert main(argv) == 2
+    assert f"--structured_outputs runs in the transformers backend, not --backend {backend}" in capsys.readouterr().err
