@@ -1,6 +1,7 @@
 """Structured outputs (``hammer-train evaluate --structured_outputs``): the answer grammar accepts
-every training target and rejects the syntax errors small models make; generation under it with the
-real SmolLM2 stays inside the grammar."""
+every training target and rejects the syntax errors small models make; the tools grammar accepts the
+benchmark's gold answers and rejects unknown functions, unknown or repeated parameter names;
+generation under them with the real SmolLM2 stays inside the grammar."""
 
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ def constraint(smollm2_tokenizer):
     return GrammarConstraint(smollm2_tokenizer, stop_token_ids(smollm2_tokenizer), len(smollm2_tokenizer))
 
 
-def _accepted(constraint, tokenizer, text: str) -> tuple[bool, bool]:
-    """(every token of ``text`` allowed in order, the grammar complete after them)."""
+def _accepted(constraint, tokenizer, text: str, grammar: str | None = None) -> tuple[bool, bool]:
+    """(every token of ``text`` allowed in order, the grammar complete after them); default
+    grammar: the answer grammar."""
     from llguidance import LLMatcher
 
-    matcher = LLMatcher(constraint.ll_tokenizer, constraint.grammar)
+    from hammer_train.evaluation.structured import answer_grammar
+
+    matcher = LLMatcher(constraint.ll_tokenizer, grammar or answer_grammar())
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     n = matcher.validate_tokens(ids)
     if n < len(ids):
@@ -88,6 +92,82 @@ def test_unfinished_answer_is_not_complete(constraint, smollm2_tokenizer):
     assert _accepted(constraint, smollm2_tokenizer, '```\n[{"name": "f", "arguments": {"a": 1}}') == (True, False)
 
 
+def test_tools_grammar_holds_the_gold_answers(shared_data, constraint, smollm2_tokenizer):
+    """The gold answers of Seal-Tools and API-Bank (parameter names as the tool lists them) are
+    inside their row's tools grammar; the same answers under another row's tools are not."""
+    from hammer_train.evaluation.benchmarks import load_benchmark
+    from hammer_train.evaluation.structured import answer_grammar, tools_schema
+
+    for name in ("sealtool", "apibank_l1"):
+        bench = load_benchmark(name, limit=12, data_dir=shared_data / "hammer_eval")
+        for i, (example, gold) in enumerate(zip(bench.examples, bench.golds, strict=True)):
+            order = {t.name: [p.name for p in t.parameters] for t in example.tools}
+            calls = [
+                ToolCall(c["name"], {k: c["arguments"][k] for k in order[c["name"]] if k in c["arguments"]})
+                for c in gold
+            ]
+            text = format_answers(calls)
+            assert _accepted(constraint, smollm2_tokenizer, text, answer_grammar(tools_schema(example.tools))) == (
+                True,
+                True,
+            ), (name, i, text)
+            other = bench.examples[(i + 1) % len(bench)].tools
+            if calls and not {c.name for c in calls} <= {t.name for t in other}:
+                assert not _accepted(constraint, smollm2_tokenizer, text, answer_grammar(tools_schema(other)))[0]
+
+
+def _tool(name: str, *params: str):
+    from hammer_train.schema import Tool
+
+    props = {p: {"type": "string", "description": ""} for p in params}
+    return Tool.from_dict({"name": name, "description": "", "parameters": {"type": "object", "properties": props}})
+
+
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        ('```\n[{"name": "f", "arguments": {"a": 1, "b": "x"}}]\n```', True),
+        ('```\n[{"name": "f", "arguments": {}}, {"name": "g", "arguments": {"c": [1]}}]\n```', True),
+        ("```\n[]\n```", True),  # refusing stays possible
+        ('```\n[{"name": "h", "arguments": {}}]\n```', False),  # a function not in the list
+        ('```\n[{"name": "f", "arguments": {"c": 1}}]\n```', False),  # another function's parameter
+        ('```\n[{"name": "f", "arguments": {"a": 1, "a": 1}}]\n```', False),  # a repeated key: the loops
+        ('```\n[{"name": "f", "arguments": {"b": "x", "a": 1}}]\n```', False),  # not in the listed order
+    ],
+)
+def test_tools_grammar_rules(constraint, smollm2_tokenizer, text, inside):
+    from hammer_train.evaluation.structured import answer_grammar, tools_schema
+
+    grammar = answer_grammar(tools_schema([_tool("f", "a", "b"), _tool("g", "c")]))
+    assert _accepted(constraint, smollm2_tokenizer, text, grammar) == (inside, inside)
+
+
+def test_empty_tool_list_allows_only_refusal(constraint, smollm2_tokenizer):
+    from hammer_train.evaluation.structured import answer_grammar, tools_schema
+
+    grammar = answer_grammar(tools_schema([]))
+    assert _accepted(constraint, smollm2_tokenizer, "```\n[]\n```", grammar) == (True, True)
+    assert not _accepted(constraint, smollm2_tokenizer, '```\n[{"name": "f", "arguments": {}}]\n```', grammar)[0]
+
+
+def test_structured_renderer_pairs_prompts_with_their_tools():
+    from hammer_train.evaluation.generate import plain_renderer
+    from hammer_train.evaluation.structured import answer_grammar, structured_renderer, tools_schema
+    from hammer_train.schema import Example
+
+    rows = [
+        Example(query="q1", tools=[_tool("f", "a")], answers=[]),
+        Example(query="q2", tools=[_tool("g")], answers=[]),
+    ]
+    render, grammar_fn = structured_renderer(plain_renderer(), "tools")
+    prompts = [render(r) for r in rows]
+    assert [grammar_fn(p) for p in prompts] == [answer_grammar(tools_schema(r.tools)) for r in rows]
+    render, grammar_fn = structured_renderer(plain_renderer(), "answer")
+    assert grammar_fn(render(rows[0])) == answer_grammar()
+    with pytest.raises(ValueError, match="mode must be one of"):
+        structured_renderer(plain_renderer(), "json")
+
+
 @pytest.mark.slow
 def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constraint, smollm2_tokenizer):
     """The untrained SmolLM2 does not write the fenced format on its own; under the grammar every
@@ -95,13 +175,15 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
     from hammer_train.evaluation.benchmarks import load_benchmark
     from hammer_train.evaluation.generate import chat_renderer, generate
     from hammer_train.evaluation.parse import hammer_parse
+    from hammer_train.evaluation.structured import answer_grammar, tools_schema
     from hammer_train.modeling import load_model_and_tokenizer
 
     model, tok = load_model_and_tokenizer(smollm2_path)
     render = chat_renderer(tok, "hammer")
     prompts = [render(e) for e in load_benchmark("sealtool", limit=4, data_dir=shared_data / "hammer_eval").examples]
     free = generate(model, tok, prompts, batch_size=4, max_new_tokens=48)
-    constrained = generate(model, tok, prompts, batch_size=4, max_new_tokens=48, structured_outputs=True)
+    grammars = [answer_grammar()] * len(prompts)
+    constrained = generate(model, tok, prompts, batch_size=4, max_new_tokens=48, grammars=grammars)
     assert free != constrained
     for text in constrained:
         assert _accepted(constraint, smollm2_tokenizer, text)[0], text
@@ -110,6 +192,14 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
     complete = [t for t in constrained if hammer_parse(t).ok]
     assert complete, constrained
     assert all(isinstance(json.loads(t.strip("`\n")), list) for t in complete)
+    # tools mode: every complete answer calls the row's own functions with their parameter names
+    rows = load_benchmark("sealtool", limit=4, data_dir=shared_data / "hammer_eval").examples
+    grammars = [answer_grammar(tools_schema(r.tools)) for r in rows]
+    for row, text in zip(rows, generate(model, tok, prompts, batch_size=4, max_new_tokens=48, grammars=grammars)):
+        calls = hammer_parse(text).calls
+        for call in calls or []:
+            tool = row.tool(call["name"])
+            assert tool is not None and set(call["arguments"]) <= {p.name for p in tool.parameters}, text
 
 
 @pytest.mark.parametrize("backend", ["openai", "vllm"])

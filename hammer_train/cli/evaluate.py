@@ -3,7 +3,7 @@
     hammer-train evaluate MODEL [--adapter DIR] --benchmarks sealtool,apibank_l1,bfcl_simple \\
         [--limit N] [--prompt_style hammer] [--batch_size 8] [--max_new_tokens 256] \\
         [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto] \\
-        [--structured_outputs]
+        [--structured_outputs answer|tools]
     hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \\
         --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json]
     hammer-train evaluate --merge a.json b.json ... [--labels base,lora] [--output table.md]
@@ -18,7 +18,8 @@ returned ``tool_calls`` (or the text, through our parser) are scored, and a requ
 after the client's retries is counted and named in the results, never scored (docs/serving.md).
 The key comes from ``--api_key_env`` (default ``OPENAI_API_KEY``) and is never logged or written.
 ``--structured_outputs`` (transformers backend, the ``structured`` extra) decodes under the answer
-format's grammar: the fence and a JSON list of ``{"name", "arguments"}`` calls, so JSON syntax
+format's grammar: the fence and a JSON list of ``{"name", "arguments"}`` calls (``answer``, the
+default), or calls of the row's tools with their parameter names only (``tools``), so JSON syntax
 errors cannot occur (``hammer_train.evaluation.structured``); the results record it in ``decoding``.
 """
 
@@ -81,9 +82,12 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
     p.add_argument(
         "--structured_outputs",
-        action="store_true",
-        help="transformers backend: constrain generation to the answer format (fenced JSON list of calls) "
-        "with llguidance (pip install hammer-train[structured])",
+        nargs="?",
+        const="answer",
+        choices=["answer", "tools"],
+        help="transformers backend: constrain generation with llguidance (pip install hammer-train[structured]) "
+        "to the answer format (answer, the default: fenced JSON list of calls) or to calls of the row's "
+        "tools and parameter names (tools)",
     )
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
     p.add_argument(
@@ -123,14 +127,15 @@ def _generate_fn(args):
     model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
     if torch.cuda.is_available():
         model.to("cuda")
+    render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
+    if args.structured_outputs:
+        from ..evaluation.structured import structured_renderer
+
+        render, grammar_fn = structured_renderer(render, args.structured_outputs)
     fn = transformers_generate_fn(
-        model,
-        tokenizer,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        structured_outputs=args.structured_outputs,
+        model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn
     )
-    return fn, chat_renderer(tokenizer, args.prompt_style), backend
+    return fn, render, backend
 
 
 def _environment() -> dict:
@@ -264,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         "backend": backend,
         "batch_size": args.batch_size,
         "max_new_tokens": args.max_new_tokens,
-        "decoding": "greedy, structured outputs (llguidance)" if args.structured_outputs else "greedy",
+        "decoding": f"greedy, structured outputs {args.structured_outputs} (llguidance)"
+        if args.structured_outputs
+        else "greedy",
         "limit": args.limit,
         "load_seconds": round(time.perf_counter() - t0, 3),
         **_environment(),

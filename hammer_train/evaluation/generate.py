@@ -156,9 +156,11 @@ def _generate_batch(
     max_new_tokens: int,
     eos: list[int],
     constraint: GrammarConstraint | None = None,
+    grammars: list[str] | None = None,
 ) -> list[str]:
     """Greedy ``model.generate`` on one left-padded batch; the new tokens decoded (special tokens
-    skipped) and stripped, in the batch's order. ``constraint``: decode under its grammar."""
+    skipped) and stripped, in the batch's order. ``constraint``: decode each row under its
+    grammar in ``grammars``."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -166,8 +168,8 @@ def _generate_batch(
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
     processors = LogitsProcessorList()
-    if constraint is not None:
-        processors.append(constraint.processor(len(input_ids), batch["input_ids"].shape[1]))
+    if constraint is not None and grammars is not None:
+        processors.append(constraint.processor(grammars, batch["input_ids"].shape[1]))
     with torch.inference_mode():
         out = model.generate(
             **batch,
@@ -193,7 +195,7 @@ def generate(
     max_new_tokens: int = 256,
     stop_tokens: Sequence[str] = STOP_TOKENS,
     progress: Callable[[int, int], None] | None = None,
-    structured_outputs: bool = False,
+    grammars: Sequence[str] | None = None,
 ) -> list[str]:
     """Greedy batched generation with ``model.generate``.
 
@@ -210,15 +212,15 @@ def generate(
         max_new_tokens: generation limit per prompt.
         stop_tokens: token strings that end a generation besides EOS (see :func:`stop_token_ids`).
         progress: called as ``progress(done, N)`` after each batch.
-        structured_outputs: decode under the answer format's grammar
-            (:mod:`hammer_train.evaluation.structured`, needs llguidance).
+        grammars: structured outputs: one llguidance grammar per prompt, each generation decoded
+            under its own (:mod:`hammer_train.evaluation.structured`, needs llguidance).
 
     Returns:
         ``N`` strings, in the order of ``prompts``.
 
     Raises:
-        ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``.
-        ImportError: ``structured_outputs`` without llguidance installed.
+        ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``, or not one grammar per prompt.
+        ImportError: ``grammars`` without llguidance installed.
     """
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
@@ -229,9 +231,11 @@ def generate(
         tokenizer.pad_token = tokenizer.eos_token
     eos = stop_token_ids(tokenizer, stop_tokens)
     constraint = None
-    if structured_outputs:
+    if grammars is not None:
         from .structured import GrammarConstraint
 
+        if len(grammars) != len(prompts):
+            raise ValueError(f"{len(grammars)} grammars for {len(prompts)} prompts")
         constraint = GrammarConstraint(tokenizer, eos, model.get_output_embeddings().weight.shape[0])
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
@@ -239,7 +243,10 @@ def generate(
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        texts = _generate_batch(model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos, constraint)
+        batch_grammars = [grammars[i] for i in idx] if grammars is not None else None
+        texts = _generate_batch(
+            model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos, constraint, batch_grammars
+        )
         for i, text in zip(idx, texts, strict=True):
             outputs[i] = text
         done += len(idx)
@@ -256,9 +263,11 @@ def transformers_generate_fn(
     max_new_tokens: int = 256,
     stop_tokens: Sequence[str] = STOP_TOKENS,
     log_every: bool = True,
-    structured_outputs: bool = False,
+    grammar_fn: Callable[[str], str] | None = None,
 ) -> GenerateFn:
-    """A :data:`GenerateFn` over :func:`generate` with fixed settings (logs progress at INFO)."""
+    """A :data:`GenerateFn` over :func:`generate` with fixed settings (logs progress at INFO).
+    ``grammar_fn(prompt)``: the prompt's structured-outputs grammar
+    (:func:`hammer_train.evaluation.structured.structured_renderer`); ``None``: free decoding."""
 
     def fn(prompts: list[str]) -> list[str]:
         t0 = time.perf_counter()
@@ -275,7 +284,7 @@ def transformers_generate_fn(
             max_new_tokens=max_new_tokens,
             stop_tokens=stop_tokens,
             progress=progress,
-            structured_outputs=structured_outputs,
+            grammars=[grammar_fn(p) for p in prompts] if grammar_fn is not None else None,
         )
 
     return fn

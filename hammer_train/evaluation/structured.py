@@ -6,14 +6,24 @@ The Hammer answer is a JSON list of calls in a ``` fence (:func:`hammer_train.pr
     [{"name": "f", "arguments": {"a": 1}}]
     ```
 
-With ``hammer-train evaluate --structured_outputs`` each generation is constrained to that shape:
-the fence, then a JSON array of objects with exactly a string ``name`` and an object ``arguments``
-(any JSON values), written with ``json.dumps``' separators as in training, then the closing fence
-and an end-of-turn token. Which function and which argument values are the model's choice; only
-the syntax is fixed, so the scores measure the same answers without the JSON syntax errors a small
-model makes (unquoted values, broken nesting). A generation that reaches ``max_new_tokens`` before
-the grammar completes is still a format error. This is what vLLM's structured outputs
-(``guided_json`` / ``response_format``) do on a served model; here it runs inside ``model.generate``.
+``hammer-train evaluate --structured_outputs MODE`` constrains each generation to that shape: the
+fence, a JSON array written with ``json.dumps``' separators as in training, the closing fence and
+an end-of-turn token. Two modes:
+
+* ``answer`` (:data:`ANSWER_SCHEMA`, one grammar for every row): objects with exactly a string
+  ``name`` and an object ``arguments`` of any JSON values. Only the syntax is fixed; which function
+  and which values are the model's choice, so the scores measure the same answers without the
+  JSON syntax errors a small model makes (unquoted values, broken nesting).
+* ``tools`` (:func:`tools_schema`, one grammar per row): each call names a function of the row's
+  tool list and uses only that function's parameter names, each at most once, in the listed
+  order; values stay free. This is the schema vLLM builds from ``tools`` for
+  ``tool_choice="required"`` (its ``_get_json_schema_from_tools``), without making required
+  parameters mandatory and with ``[]`` allowed, so refusing stays possible. It also rules out
+  repeated keys, the loops that otherwise run into the token limit.
+
+A generation that reaches ``max_new_tokens`` before the grammar completes is still a format error.
+On a served model the same constraint comes from vLLM's structured outputs; here it runs inside
+``model.generate``.
 
 The grammar engine is llguidance (https://github.com/guidance-ai/llguidance, the ``structured``
 extra: ``pip install hammer-train[structured]``), one of vLLM's structured-output backends. This
@@ -24,12 +34,27 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+
+if TYPE_CHECKING:
+    from ..schema import Example, Tool
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ANSWER_SCHEMA", "answer_grammar", "GrammarConstraint", "structured_available"]
+__all__ = [
+    "ANSWER_SCHEMA",
+    "MODES",
+    "answer_grammar",
+    "tools_schema",
+    "GrammarConstraint",
+    "structured_renderer",
+    "structured_available",
+]
+
+MODES = ("answer", "tools")
+"""The ``--structured_outputs`` modes (module docstring)."""
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -50,6 +75,38 @@ def structured_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("llguidance") is not None
+
+
+def tools_schema(tools: list[Tool]) -> dict[str, Any]:
+    """JSON Schema of an answer list that calls only ``tools``, with their parameter names.
+
+    Args:
+        tools: the row's tool list (masked names for a renamed benchmark).
+
+    Returns:
+        ``{"type": "array", "items": {"anyOf": [one object schema per tool]}}``: ``name`` is the
+        tool's name (``const``), ``arguments`` an object whose keys are the tool's parameter names
+        (any values, none mandatory, no others). An empty tool list allows only ``[]``.
+    """
+    calls = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": tool.name},
+                "arguments": {
+                    "type": "object",
+                    "properties": {p.name: {} for p in tool.parameters},
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for tool in tools
+    ]
+    if not calls:
+        return {"type": "array", "maxItems": 0}
+    return {"type": "array", "items": {"anyOf": calls}}
 
 
 def answer_grammar(schema: dict[str, Any] | None = None) -> str:
@@ -83,40 +140,38 @@ class GrammarConstraint:
         stop_ids: the token ids that end a generation (EOS, ``<|im_end|>``); the grammar allows
             only these once the answer is complete.
         vocab_size: the model's logits width (``>=`` the tokenizer's vocabulary; extra ids are masked).
-        grammar: an llguidance grammar (default :func:`answer_grammar`).
 
     Raises:
         ImportError: llguidance is not installed.
-        ValueError: a slow tokenizer (llguidance needs the fast one), or an invalid grammar.
+        ValueError: a slow tokenizer (llguidance needs the fast one).
     """
 
-    def __init__(self, tokenizer: Any, stop_ids: list[int], vocab_size: int, grammar: str | None = None) -> None:
+    def __init__(self, tokenizer: Any, stop_ids: list[int], vocab_size: int) -> None:
         import llguidance.hf
 
         self.ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=stop_ids)
-        self.grammar = grammar or answer_grammar()
         self.vocab_size = vocab_size
         self.unconstrained_rows = 0
         """Rows whose matcher entered an error state and were decoded without the mask (logged)."""
 
-    def processor(self, batch_size: int, prompt_length: int) -> Any:
-        """A fresh logits processor for one left-padded batch of ``batch_size`` prompts of
-        ``prompt_length`` tokens (the padded width)."""
-        return _GrammarLogitsProcessor(self, batch_size, prompt_length)
+    def processor(self, grammars: list[str], prompt_length: int) -> Any:
+        """A fresh logits processor for one left-padded batch: one grammar per row (from
+        :func:`answer_grammar`), prompts padded to ``prompt_length`` tokens."""
+        return _GrammarLogitsProcessor(self, grammars, prompt_length)
 
 
 class _GrammarLogitsProcessor:
     """``transformers`` logits processor: one llguidance matcher per row; each step it consumes the
     row's last token (after the prompt) and masks the logits of tokens the grammar forbids."""
 
-    def __init__(self, owner: GrammarConstraint, batch_size: int, prompt_length: int) -> None:
+    def __init__(self, owner: GrammarConstraint, grammars: list[str], prompt_length: int) -> None:
         from llguidance import LLMatcher
         from llguidance.torch import allocate_token_bitmask
 
         self.owner = owner
-        self.matchers = [LLMatcher(owner.ll_tokenizer, owner.grammar) for _ in range(batch_size)]
-        self.free = [False] * batch_size
-        self.bitmask = allocate_token_bitmask(batch_size, owner.vocab_size)
+        self.matchers = [LLMatcher(owner.ll_tokenizer, grammar) for grammar in grammars]
+        self.free = [False] * len(grammars)
+        self.bitmask = allocate_token_bitmask(len(grammars), owner.vocab_size)
         self.prompt_length = prompt_length
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
@@ -152,3 +207,34 @@ def _unpack(words: Any, width: int) -> Any:
     if flat.numel() >= width:
         return flat[:width]
     return torch.cat([flat, torch.zeros(width - flat.numel(), dtype=torch.bool)])
+
+
+def structured_renderer(
+    render: Callable[[Example], str], mode: str
+) -> tuple[Callable[[Example], str], Callable[[str], str]]:
+    """Pair a renderer with the grammar of each prompt it renders.
+
+    Args:
+        render: ``render(example) -> prompt`` (:func:`hammer_train.evaluation.generate.chat_renderer`).
+        mode: one of :data:`MODES`.
+
+    Returns:
+        ``(render_fn, grammar_fn)``: ``render_fn`` renders as ``render`` does and remembers the
+        row's grammar; ``grammar_fn(prompt)`` returns it (``answer``: the same grammar for all).
+
+    Raises:
+        ValueError: an unknown mode.
+    """
+    if mode not in MODES:
+        raise ValueError(f"structured outputs mode must be one of {MODES}, got {mode!r}")
+    if mode == "answer":
+        grammar = answer_grammar()
+        return render, lambda prompt: grammar
+    grammars: dict[str, str] = {}
+
+    def render_fn(example: Example) -> str:
+        prompt = render(example)
+        grammars[prompt] = answer_grammar(tools_schema(example.tools))
+        return prompt
+
+    return render_fn, grammars.__getitem__
