@@ -53,13 +53,12 @@ __all__ = ["PREFIX", "DEFAULT_STEPS", "ToolCallEvalCallback", "add_tool_call_cal
 PREFIX = "tool_call/"
 """Prefix of every key the callback logs."""
 
-DEFAULT_STEPS = 224
+DEFAULT_STEPS = 320
 """Steps between runs when neither ``tool_call_eval_steps`` nor the trainer's ``eval_steps`` is set:
-the middle and the end of the 448 steps of ``recipes/smollm2-135m-quality.yaml``. On the CPU a run
+the middle and the end of the 640 steps of ``recipes/smollm2-135m-quality.yaml``. On the CPU a run
 of the default 36-row slice costs as much as 13 to 23 of that recipe's training steps (prefilling
 ~32k prompt tokens and decoding up to 80 tokens per row; 72-101 s per run against 4.3-5.4 s per
-step in bf16, docs/quality.md), so 2 runs take about 6-9% of its training time and 3 runs (every
-160 steps, the default for the 320-step recipe before) 9-13%. Set
+step in bf16, docs/quality.md), so 2 runs take about 4-7% of its training time. Set
 ``tool_call_eval_steps`` for a finer curve; ``tool_call/final_cost_share`` reports what it cost."""
 
 
