@@ -16,10 +16,11 @@ an end-of-turn token. Two modes:
   JSON syntax errors a small model makes (unquoted values, broken nesting).
 * ``tools`` (:func:`tools_schema`, one grammar per row): each call names a function of the row's
   tool list and uses only that function's parameter names, each at most once, in the listed
-  order; values stay free. This is the schema vLLM builds from ``tools`` for
-  ``tool_choice="required"`` (its ``_get_json_schema_from_tools``), without making required
-  parameters mandatory and with ``[]`` allowed, so refusing stays possible. It also rules out
-  repeated keys, the loops that otherwise run into the token limit.
+  order; values stay free. vLLM builds a schema of this shape from ``tools`` for
+  ``tool_choice="required"`` (``get_json_schema_from_tools`` in vllm/tool_parsers/utils.py), with
+  the full parameter schemas and at least one call; here value types and required parameters are
+  left to the model and ``[]`` is allowed, so refusing stays possible. It also rules out repeated
+  keys, the loops that otherwise run into the token limit.
 
 A generation that reaches ``max_new_tokens`` before the grammar completes is still a format error.
 On a served model the same constraint comes from vLLM's structured outputs; here it runs inside
