@@ -21,14 +21,10 @@ import importlib.util
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..prompts import SYSTEM_PROMPT, to_conversation
 from ..schema import Example
-
-
-if TYPE_CHECKING:
-    from .structured import GrammarConstraint
 
 
 logger = logging.getLogger(__name__)
@@ -155,21 +151,18 @@ def _generate_batch(
     input_ids: list[list[int]],
     max_new_tokens: int,
     eos: list[int],
-    constraint: GrammarConstraint | None = None,
-    grammars: list[str] | None = None,
+    logits_processor: Any = None,
 ) -> list[str]:
     """Greedy ``model.generate`` on one left-padded batch; the new tokens decoded (special tokens
-    skipped) and stripped, in the batch's order. ``constraint``: decode each row under its
-    grammar in ``grammars``."""
+    skipped) and stripped, in the batch's order. ``logits_processor``: one for this batch
+    (structured outputs), or ``None``."""
     import torch
     from transformers import LogitsProcessorList
 
     batch = tokenizer.pad({"input_ids": input_ids}, padding=True, return_tensors="pt")
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
-    processors = LogitsProcessorList()
-    if constraint is not None and grammars is not None:
-        processors.append(constraint.processor(grammars, batch["input_ids"].shape[1]))
+    processors = LogitsProcessorList([logits_processor] if logits_processor is not None else [])
     with torch.inference_mode():
         out = model.generate(
             **batch,
@@ -243,10 +236,11 @@ def generate(
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        batch_grammars = [grammars[i] for i in idx] if grammars is not None else None
-        texts = _generate_batch(
-            model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos, constraint, batch_grammars
-        )
+        processor = None
+        if constraint is not None:  # prompts are left-padded to the batch's longest
+            width = max(len(encoded[i]) for i in idx)
+            processor = constraint.processor([grammars[i] for i in idx], width, idx)
+        texts = _generate_batch(model, tokenizer, [encoded[i] for i in idx], max_new_tokens, eos, processor)
         for i, text in zip(idx, texts, strict=True):
             outputs[i] = text
         done += len(idx)

@@ -140,7 +140,8 @@ class GrammarConstraint:
         tokenizer: a fast ``transformers`` tokenizer (llguidance reads its ``tokenizer.json``).
         stop_ids: the token ids that end a generation (EOS, ``<|im_end|>``); the grammar allows
             only these once the answer is complete.
-        vocab_size: the model's logits width (``>=`` the tokenizer's vocabulary; extra ids are masked).
+        vocab_size: the model's logits width (``>=`` the tokenizer's vocabulary); the bitmask
+            covers every id of it.
 
     Raises:
         ImportError: llguidance is not installed.
@@ -152,62 +153,66 @@ class GrammarConstraint:
 
         self.ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=stop_ids)
         self.vocab_size = vocab_size
-        self.unconstrained_rows = 0
-        """Rows whose matcher entered an error state and were decoded without the mask (logged)."""
 
-    def processor(self, grammars: list[str], prompt_length: int) -> Any:
-        """A fresh logits processor for one left-padded batch: one grammar per row (from
-        :func:`answer_grammar`), prompts padded to ``prompt_length`` tokens."""
-        return _GrammarLogitsProcessor(self, grammars, prompt_length)
+    def processor(self, grammars: list[str], prompt_length: int, rows: list[int]) -> Any:
+        """A fresh logits processor for one left-padded batch.
+
+        Args:
+            grammars: one grammar per batch row (from :func:`answer_grammar`).
+            prompt_length: the padded prompt width in tokens (the longest prompt of the batch).
+            rows: each batch row's position among the prompts given to ``generate`` (the
+                benchmark row), named in the warning when a row leaves its grammar.
+        """
+        return _GrammarLogitsProcessor(self, grammars, prompt_length, rows)
 
 
 class _GrammarLogitsProcessor:
     """``transformers`` logits processor: one llguidance matcher per row; each step it consumes the
-    row's last token (after the prompt) and masks the logits of tokens the grammar forbids."""
+    row's last token (after the prompt) and masks the logits of tokens the grammar forbids. A row
+    whose matcher enters an error state (it never should: every token was allowed) is logged with
+    its benchmark row and decoded without the mask from then on."""
 
-    def __init__(self, owner: GrammarConstraint, grammars: list[str], prompt_length: int) -> None:
+    def __init__(self, owner: GrammarConstraint, grammars: list[str], prompt_length: int, rows: list[int]) -> None:
         from llguidance import LLMatcher
         from llguidance.torch import allocate_token_bitmask
 
-        self.owner = owner
         self.matchers = [LLMatcher(owner.ll_tokenizer, grammar) for grammar in grammars]
+        self.rows = rows
         self.free = [False] * len(grammars)
         self.bitmask = allocate_token_bitmask(len(grammars), owner.vocab_size)
         self.prompt_length = prompt_length
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
         from llguidance.torch import fill_next_token_bitmask
 
         new_token = input_ids.shape[1] > self.prompt_length
-        allowed = torch.ones_like(scores, dtype=torch.bool)
         for i, matcher in enumerate(self.matchers):
-            if self.free[i]:
-                continue
-            if new_token and not matcher.is_stopped():
+            if not self.free[i] and new_token and not matcher.is_stopped():
                 matcher.consume_token(int(input_ids[i, -1]))
-            if matcher.is_error():
+            if not self.free[i] and matcher.is_error():
                 self.free[i] = True
-                self.owner.unconstrained_rows += 1
                 logger.warning(
-                    "structured outputs: row %d left the grammar (%s); decoded freely", i, matcher.get_error()
+                    "structured outputs: row %d left the grammar (%s); decoded freely",
+                    self.rows[i],
+                    matcher.get_error(),
                 )
-                continue
-            fill_next_token_bitmask(matcher, self.bitmask, i)
-            allowed[i] = _unpack(self.bitmask[i], scores.shape[1])
-        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))
+            if self.free[i]:
+                self.bitmask[i] = -1  # every bit set: every token allowed
+            else:
+                fill_next_token_bitmask(matcher, self.bitmask, i)
+        allowed = _unpack(self.bitmask, scores.shape[1]).to(scores.device)
+        return scores.masked_fill(~allowed, float("-inf"))
 
 
 def _unpack(words: Any, width: int) -> Any:
-    """Bit ``j`` of a packed int32 bitmask row (little-endian within each word) as a bool vector of
-    ``width`` entries; ids past the mask's end are False."""
+    """A packed int32 bitmask ``(batch, ceil(vocab / 32))`` (bit ``j`` of word ``w`` is token
+    ``32 * w + j``) as a bool tensor ``(batch, width)``; ``width`` is at most ``32 * words``.
+    llguidance's own ``apply_token_bitmask_inplace`` compiles with ``torch.compile`` (a C++
+    toolchain on the CPU), so the bits are unpacked with plain tensor ops here."""
     import torch
 
-    bits = (words.unsqueeze(1) >> torch.arange(32, dtype=torch.int32)) & 1
-    flat = bits.flatten().bool()
-    if flat.numel() >= width:
-        return flat[:width]
-    return torch.cat([flat, torch.zeros(width - flat.numel(), dtype=torch.bool)])
+    bits = (words.unsqueeze(-1) >> torch.arange(32, dtype=torch.int32)) & 1
+    return bits.flatten(start_dim=1)[:, :width].bool()
 
 
 def structured_renderer(
