@@ -310,7 +310,8 @@ def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str
     """Upload an output folder (adapter, tokenizer, card, recipe, report) to the Hub.
 
     The token comes from ``HF_TOKEN`` or the HF cache (``huggingface_hub`` resolves it); it is
-    never read, printed or logged here. Checkpoints and ``merged/`` are left out.
+    never read, printed or logged here. Checkpoints, ``merged/`` and a length curriculum's phase-1
+    folder (``length-curriculum/``) are left out.
 
     Returns:
         The repo URL.
@@ -322,7 +323,14 @@ def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str
     api.upload_folder(
         repo_id=repo_id,
         folder_path=str(folder),
-        ignore_patterns=["checkpoint-*", "checkpoint-*/**", "merged/**", "runs/**", "wandb/**"],
+        ignore_patterns=[
+            "checkpoint-*",
+            "checkpoint-*/**",
+            "merged/**",
+            "runs/**",
+            "wandb/**",
+            "length-curriculum/**",
+        ],
         commit_message="Upload adapter trained with hammer-train",
     )
     return str(url)

@@ -167,6 +167,18 @@ class HammerArguments:
         },
     )
 
+    length_curriculum_max_length: int | None = field(
+        default=None,
+        metadata={"help": "Token limit of the first length_curriculum_steps steps (shorter than max_length)."},
+    )
+    length_curriculum_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Optimizer steps run on rows fitted to length_curriculum_max_length before the rest of max_steps "
+            "runs at max_length, resumed from the phase's checkpoint (hammer_train/curriculum.py); 0: off."
+        },
+    )
+
     # ---- held-out benchmarks: their rows never train (decontamination)
     holdout_benchmarks: list[str] = field(
         default_factory=list,
@@ -209,6 +221,8 @@ class HammerArguments:
             raise RecipeError(f"masking_mode must be 'dynamic' or 'static', got {self.masking_mode!r}")
         if self.masking_copies < 1:
             raise RecipeError(f"masking_copies must be >= 1, got {self.masking_copies}")
+        if self.length_curriculum_steps < 0 or (self.length_curriculum_max_length or 1) < 1:
+            raise RecipeError("length_curriculum_steps must be >= 0 and length_curriculum_max_length >= 1")
         self._check_tool_call_eval()
 
     def masking_config(self) -> MaskingConfig:
@@ -348,6 +362,7 @@ def parse_recipe(argv: list[str] | None = None):
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
             recipe file not found, not UTF-8 (byte named), not YAML (line and column named).
+            A length curriculum that cannot run (:func:`hammer_train.curriculum.check_length_curriculum`).
             Raised before any model or data is loaded.
     """
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
@@ -371,5 +386,8 @@ def parse_recipe(argv: list[str] | None = None):
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")
     if not hammer_args.sources:
         raise RecipeError("sources is required: at least one training data source")
+    from .curriculum import check_length_curriculum
+
+    check_length_curriculum(hammer_args, sft_config)
     hammer_args.bf16_auto = bf16_auto.to_dict() if bf16_auto is not None else None
     return hammer_args, sft_config, model_config

@@ -101,14 +101,19 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     if dynamic and sft_config.packing:
         raise RecipeError("packing needs masking_mode: static (TRL packs only datasets it prepares itself)")
 
+    resume, curriculum = _length_curriculum_phase(
+        model_path, tokenizer, dynamic, hammer_args, sft_config, model_config
+    )
     train_ds, eval_ds, report, epoch_tensor = _build_datasets(tokenizer, hammer_args, sft_config)
+    if curriculum is not None:
+        report.settings["length_curriculum"] = curriculum
     # We push once, at the end, with our model card (push_adapter); left on, Trainer would create
     # the repo at start-up and push its own card from save_model.
     push_to_hub = bool(sft_config.push_to_hub)
     trainer = _build_trainer(
         model_path, tokenizer, train_ds, eval_ds, epoch_tensor, dynamic, hammer_args, sft_config, model_config
     )
-    trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume)
 
     out = Path(sft_config.output_dir)
     trainer.save_model(str(out))
@@ -121,6 +126,56 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     if hasattr(trainer, "end"):
         trainer.end()
     return out
+
+
+def _length_curriculum_phase(model_path, tokenizer, dynamic, hammer_args, sft_config, model_config):
+    """Run phase 1 of a length curriculum (:mod:`hammer_train.curriculum`) when the recipe has one.
+
+    Returns:
+        ``(resume, record)``: the checkpoint the main run resumes from (phase 1's, or the recipe's
+        ``resume_from_checkpoint``) and, after a phase 1, its record for the data report
+        (``max_length``, ``steps``, ``checkpoint``, and the phase's ``final_rows``, ``length`` and
+        ``tokens`` as in :class:`hammer_train.data_report.DataReport`); None without one.
+    """
+    import gc
+
+    from transformers import set_seed
+
+    from .curriculum import StopAtStepCallback, first_phase, phase_checkpoint
+
+    phase = first_phase(hammer_args, sft_config)
+    if phase is None:
+        return sft_config.resume_from_checkpoint, None
+    steps = hammer_args.length_curriculum_steps
+    logger.info("length curriculum: steps 1-%d at max_length %d -> %s", steps, phase.max_length, phase.output_dir)
+    train_ds, eval_ds, report, epoch_tensor = _build_datasets(tokenizer, hammer_args, phase)
+    trainer = _build_trainer(
+        model_path,
+        tokenizer,
+        train_ds,
+        eval_ds,
+        epoch_tensor,
+        dynamic,
+        hammer_args,
+        phase,
+        model_config,
+        extra_callbacks=[StopAtStepCallback(steps)],
+    )
+    trainer.train(resume_from_checkpoint=sft_config.resume_from_checkpoint)
+    trainer.accelerator.wait_for_everyone()
+    checkpoint = phase_checkpoint(phase, steps)
+    record = {
+        "max_length": phase.max_length,
+        "steps": steps,
+        "checkpoint": checkpoint,
+        "final_rows": report.final_rows,
+        "length": report.length,
+        "tokens": report.tokens,
+    }
+    del trainer, train_ds, eval_ds
+    gc.collect()
+    set_seed(sft_config.seed)  # phase 2 starts as a fresh process resuming the checkpoint would
+    return checkpoint, record
 
 
 def _build_datasets(tokenizer: Any, hammer_args: HammerArguments, sft_config: Any):
@@ -161,6 +216,7 @@ def _build_trainer(
     hammer_args: HammerArguments,
     sft_config: Any,
     model_config: Any,
+    extra_callbacks: list | None = None,
 ):
     """Adjust ``sft_config`` for our pipeline (``push_to_hub`` off) and build the ``HammerSFTTrainer``."""
     from trl import get_peft_config, get_quantization_config
@@ -174,7 +230,7 @@ def _build_trainer(
         sft_config.dataset_kwargs = {**(sft_config.dataset_kwargs or {}), "skip_prepare_dataset": True}
         sft_config.remove_unused_columns = False
     sft_config.model_init_kwargs = _model_init_kwargs(sft_config, model_config)
-    callbacks = [EpochCallback(epoch_tensor)] if dynamic else []
+    callbacks = ([EpochCallback(epoch_tensor)] if dynamic else []) + list(extra_callbacks or [])
     sft_config.push_to_hub = False
 
     trainer = HammerSFTTrainer(

@@ -47,7 +47,7 @@ def test_push_adapter_uploads_folder_without_checkpoints(tmp_path, monkeypatch, 
         and upload["repo_id"] == "me/smollm2-hammer"
         and upload["folder_path"] == str(tmp_path)
     )
-    assert {"checkpoint-*", "merged/**", "wandb/**"} <= set(upload["ignore_patterns"])
+    assert {"checkpoint-*", "merged/**", "wandb/**", "length-curriculum/**"} <= set(upload["ignore_patterns"])
     assert "hf_secret_value_for_test" not in caplog.text
 
 
