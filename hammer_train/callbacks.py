@@ -55,10 +55,11 @@ PREFIX = "tool_call/"
 
 DEFAULT_STEPS = 320
 """Steps between runs when neither ``tool_call_eval_steps`` nor the trainer's ``eval_steps`` is set:
-the middle and the end of the 640 steps of ``recipes/smollm2-135m-quality.yaml``. On the CPU a run
-of the default 36-row slice costs as much as 13 to 23 of that recipe's training steps (prefilling
-~32k prompt tokens and decoding up to 80 tokens per row; 72-101 s per run against 4.3-5.4 s per
-step in bf16, docs/quality.md), so 2 runs take about 4-7% of its training time. Set
+the middle and the end of the 640 steps the CPU quality recipe had in sessions 19-21 (its 800 steps
+now: runs at steps 320, 640 and 800). On the CPU a run of the default 36-row slice costs as much as
+13 to 23 training steps at 1,024 tokens (prefilling ~32k prompt tokens and decoding up to 80 tokens
+per row; 72-101 s per run against 4.3-5.4 s per step in bf16, docs/quality.md), so 2 runs took
+about 4-7% of the 640-step recipe's training time. Set
 ``tool_call_eval_steps`` for a finer curve; ``tool_call/final_cost_share`` reports what it cost."""
 
 
