@@ -7,7 +7,8 @@ Usage::
         [--every 3] [--rows 36] [--max_new_tokens 80] [--batch_size 8] [--bf16 auto] [--output FILE.json]
 
 Trains ``--steps`` optimizer steps of the recipe (its model, LoRA, data, batch and ``max_length``;
-the rows are the recipe's own, first 200 per source) with the callback registered every
+the rows are the recipe's own, first 200 per source; a length curriculum is turned off, so every
+step is timed at ``max_length``, an upper end for a curriculum's cheaper first phase) with the callback registered every
 ``--every`` steps, and times each training step (``on_step_begin`` to ``on_step_end``, before the
 callback's run) and each callback run. Prints per-step and per-run seconds, their ratio, and the
 share of training time the callback would take over the recipe's ``max_steps`` at
@@ -77,6 +78,7 @@ def train_timed(a: argparse.Namespace) -> tuple[list[float], list[dict], int]:
     from tool_call_train import build_trainer
 
     overrides = ["--max_steps", str(a.steps), "--output_dir", "/tmp/tool_call_eval_cost", "--report_to", "none"]
+    overrides += ["--length_curriculum_steps", "0"]  # every step timed at the recipe's max_length
     h, s, m = parse_recipe([a.recipe, *overrides, *(["--bf16", a.bf16] if a.bf16 else [])])
     recipe_steps = parse_recipe([a.recipe])[1].max_steps
     h.tool_call_eval, h.tool_call_eval_rows, h.tool_call_eval_steps = True, a.rows, a.every

@@ -67,7 +67,10 @@ def check_length_curriculum(hammer_args: Any, sft_config: Any) -> None:
     if sft_config.max_steps is None or sft_config.max_steps <= 0:
         raise RecipeError("a length curriculum needs max_steps (the run's length may not depend on a phase's rows)")
     if steps >= sft_config.max_steps:
-        raise RecipeError(f"length_curriculum_steps ({steps}) must be below max_steps ({sft_config.max_steps})")
+        raise RecipeError(
+            f"length_curriculum_steps ({steps}) must be below max_steps ({sft_config.max_steps}); "
+            "lower it, or set it to 0 to train every step at max_length"
+        )
 
 
 def checkpoint_step(checkpoint: str | None) -> int | None:
