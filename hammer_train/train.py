@@ -6,6 +6,10 @@ card (``README.md``); with ``merge: true`` also ``merged/`` (base + adapter), an
 ``push_to_hub: true`` the folder (less checkpoints and ``merged/``) is uploaded with
 ``huggingface_hub`` using the token from the environment or the HF cache (never logged).
 
+With a length curriculum (``length_curriculum_steps`` > 0, :mod:`hammer_train.curriculum`) a first
+``SFTTrainer`` run trains those steps at the shorter ``length_curriculum_max_length`` and saves a
+checkpoint under ``length-curriculum/``; the main run resumes from it at ``max_length``.
+
 Everything that TRL, PEFT or accelerate already does is left to them: the training loop,
 completion-only loss, LoRA wrapping (``get_peft_config``), 4-bit loading
 (``get_quantization_config``), multi-GPU (``accelerate launch``), checkpoint resume, wandb.
@@ -89,6 +93,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
             ``prompt_style: hammer`` with a base template no serving template can be built around;
             packing with dynamic masking (TRL cannot pack a transformed dataset).
         FileNotFoundError / ValueError: a model that cannot be resolved (before anything loads).
+        FileNotFoundError: a length curriculum's first phase stopped without writing its checkpoint.
     """
     from transformers import set_seed
 
