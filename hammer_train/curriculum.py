@@ -30,6 +30,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from .checks import TRAINER_STATE
+
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def checkpoint_step(checkpoint: str | None) -> int | None:
     """
     if not checkpoint:
         return None
-    state = Path(checkpoint) / "trainer_state.json"
+    state = Path(checkpoint) / TRAINER_STATE
     if not state.is_file():
         raise FileNotFoundError(f"resume_from_checkpoint: {checkpoint} has no trainer_state.json")
     return int(json.loads(state.read_text())["global_step"])
@@ -128,7 +130,7 @@ def phase_checkpoint(phase_config: Any, step: int) -> str:
         FileNotFoundError: the checkpoint is not there (phase 1 stopped before ``step``).
     """
     path = Path(phase_config.output_dir) / f"checkpoint-{step}"
-    if not (path / "trainer_state.json").is_file():
+    if not (path / TRAINER_STATE).is_file():
         raise FileNotFoundError(f"length curriculum: phase 1 wrote no checkpoint at {path}")
     logger.info("length curriculum: phase 2 resumes from %s", path)
     return str(path)
