@@ -85,7 +85,7 @@ def checkpoint_step(checkpoint: str | None) -> int | None:
         return None
     state = Path(checkpoint) / TRAINER_STATE
     if not state.is_file():
-        raise FileNotFoundError(f"resume_from_checkpoint: {checkpoint} has no trainer_state.json")
+        raise FileNotFoundError(f"resume_from_checkpoint: {checkpoint} has no {TRAINER_STATE}")
     return int(json.loads(state.read_text())["global_step"])
 
 
