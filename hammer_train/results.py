@@ -6,7 +6,7 @@ loads)::
 
     {"meta": {"model", "adapter", "prompt_style", "max_new_tokens", "limit", "wall_seconds", ...},
      "benchmarks": {"sealtool": {"n", "subset", "source", "format_errors", "lenient_format_errors",
-                                 "hammer", "strict", "irrelevance", "bfcl_ast", "renamed_from",
+                                 "cut_at_token_limit", "format_errors_cut", "hammer", "strict", "irrelevance", "bfcl_ast", "renamed_from",
                                  "shuffled_from", "generation_seconds", "failed_requests",
                                  "failures", "drop"}, ...}}
 
@@ -171,6 +171,8 @@ class BenchmarkResult(_Open):
     source: str | None = None
     format_errors: int | None = None
     lenient_format_errors: int | None = None
+    cut_at_token_limit: int | None = None  # outputs that stopped at the token limit (finish reason "length")
+    format_errors_cut: int | None = None  # Hammer format errors among them
     hammer: F1Scores | None = None
     strict: StrictScores | None = None
     irrelevance: IrrelevanceScores | None = None

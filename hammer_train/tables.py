@@ -107,6 +107,7 @@ _BENCHMARK_COLUMNS: dict[str, tuple[str, Callable[[str, BenchmarkResult], Any]]]
     "hammer": ("Hammer F1 api / args", _scores("hammer")),
     "strict": ("strict F1 api / args", _scores("strict")),
     "format_errors": ("format errors (Hammer / lenient)", lambda name, b: (b.format_errors, b.lenient_format_errors)),
+    "format_errors_cut": ("of which cut at the token limit", lambda name, b: b.format_errors_cut),
     "hammer_format_errors": ("format errors", lambda name, b: b.format_errors),
     "fmt_err": ("fmt err", lambda name, b: b.format_errors),
     "irrelevance": ("irrelevance acc", lambda name, b: b.score("irrelevance", "irrelevance_accuracy")),
@@ -133,7 +134,9 @@ def benchmark_columns(
     """Columns of ``results`` for rows that are benchmark names, chosen by key (``rows``,
     ``subset``, ``hammer``, ``strict``, ``format_errors``, ``hammer_format_errors``, ``fmt_err``,
     ``irrelevance``, ``bfcl_ast``, ``acc``, ``drop``, ``headline_hammer``, ``headline_ast``,
-    ``headline_irrelevance``), plus ``failed requests`` when some benchmark has a failed request.
+    ``headline_irrelevance``), plus ``failed requests`` when some benchmark has a failed request,
+    and after ``format_errors`` the Hammer format errors cut at the token limit
+    (``format_errors_cut``) when some benchmark counts them.
     A name that ``results`` lacks shows ``-`` in every column.
 
     Args:
@@ -144,7 +147,10 @@ def benchmark_columns(
     Raises:
         KeyError: an unknown key.
     """
-    keys = list(keys) + (["failed_requests"] if any(b.failed_requests for b in results.benchmarks.values()) else [])
+    benches = results.benchmarks.values()
+    keys = list(keys) + (["failed_requests"] if any(b.failed_requests for b in benches) else [])
+    if "format_errors" in keys and any(b.format_errors_cut is not None for b in benches):
+        keys.insert(keys.index("format_errors") + 1, "format_errors_cut")
     out = []
     for key in keys:
         header, get = _BENCHMARK_COLUMNS[key]

@@ -20,7 +20,7 @@ from hammer_train.evaluation.benchmarks import (
     rename_benchmark,
     shuffle_benchmark,
 )
-from hammer_train.evaluation.generate import generate, plain_renderer
+from hammer_train.evaluation.generate import Generation, generate, plain_renderer
 from hammer_train.evaluation.report import merge_results, results_table, run_evaluation, write_results
 from hammer_train.prompts import format_answers
 from hammer_train.schema import Example
@@ -232,6 +232,7 @@ def test_report_and_merge(tmp_path):
     assert rb["toy"]["hammer"]["api_f1"] == 1.0
     assert rb["toy_renamed"]["format_errors"] == 3 and rb["toy_renamed"]["hammer"]["api_f1"] == 0.0
     assert rb["toy_renamed"]["drop"]["hammer_api_f1"] == 1.0
+    assert rb["toy"]["cut_at_token_limit"] is None and rb["toy"]["format_errors_cut"] is None  # plain strings
     lines = [json.loads(line) for line in preds.read_text().splitlines()]
     assert len(lines) == 6 and lines[0]["benchmark"] == "toy" and lines[0]["calls"] == lines[0]["gold"]
     assert lines[3]["calls"] is None  # prose: format error
@@ -239,7 +240,7 @@ def test_report_and_merge(tmp_path):
     table = results_table(res_b)
     assert "| benchmark | rows | Hammer F1 api / args" in table
     assert "| toy_renamed | 3 |" in table and "1.000 / 1.000 |" in table
-    assert "model `half`" in table and "all 3 rows" in table
+    assert "model `half`" in table and "all 3 rows" in table and "cut at the token limit" not in table
 
     ja, ma = write_results(res_a, tmp_path / "a.json")
     jb, mb = write_results(res_b, tmp_path / "sub" / "b.json")
@@ -304,9 +305,10 @@ class _FakeModel:
 
         assert kw["do_sample"] is False and 1 in kw["eos_token_id"]
         self.widths.append(input_ids.shape[1])
-        new = [[ord(c) for c in str(int(m.sum()))][:max_new_tokens] for m in attention_mask]
+        # the text, then EOS, cut at max_new_tokens; finished rows padded (pad id 0), as generate does
+        new = [([ord(c) for c in str(int(m.sum()))] + [1])[:max_new_tokens] for m in attention_mask]
         n = max(len(x) for x in new)
-        new = torch.tensor([x + [1] * (n - len(x)) for x in new])
+        new = torch.tensor([x + [0] * (n - len(x)) for x in new])
         return torch.cat([input_ids, new], dim=1)
 
 
@@ -316,6 +318,36 @@ def test_generate_batches_by_length_and_keeps_order():
     outs = generate(model, _FakeTokenizer(), prompts, batch_size=2, max_new_tokens=8)
     assert outs == [str(len(p)) for p in prompts]
     assert model.widths == [42, 40, 6]  # similar lengths batched together, longest first
+    assert {o.finish_reason for o in outs} == {"stop"}
+
+
+def test_generate_says_which_outputs_hit_the_token_limit():
+    """Two new tokens hold "5" and EOS, not "40" and EOS: the second output is cut ("length")."""
+    outs = generate(_FakeModel(), _FakeTokenizer(), ["a" * 5, "a" * 40], batch_size=2, max_new_tokens=2)
+    assert outs == ["5", "40"] and [o.finish_reason for o in outs] == ["stop", "length"]
+
+
+def test_report_counts_format_errors_cut_at_the_token_limit(tmp_path):
+    bench = make_benchmark("toy", _toy_examples())
+    gold = _oracle(bench)
+    loop = '```\n[{"name": "stock_price", "arguments": {"ticker": "AAPL", "ticker": "AAPL", "ticker'
+
+    def model(prompts):  # row 0 right; row 1 a loop cut at the limit; row 2 right but cut after "```"
+        outs = gold(prompts)
+        return [Generation(outs[0], "stop"), Generation(loop, "length"), Generation(outs[2], "length")]
+
+    preds = tmp_path / "preds.jsonl"
+    res = run_evaluation([bench], model, RENDER, predictions_path=preds)
+    toy = res["benchmarks"]["toy"]
+    assert toy["format_errors"] == 1 and toy["cut_at_token_limit"] == 2 and toy["format_errors_cut"] == 1
+    assert [json.loads(line)["finish_reason"] for line in preds.read_text().splitlines()] == [
+        "stop",
+        "length",
+        "length",
+    ]
+    table = results_table(res)
+    assert "| format errors (Hammer / lenient) | of which cut at the token limit |" in table
+    assert "| 1 / 1 | 1 |" in table
 
 
 # --------------------------------------------------------------------------- real data

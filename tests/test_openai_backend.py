@@ -56,6 +56,15 @@ def test_reply_text_tool_calls_empty_and_content():
     assert reply_text({"content": "```\n[]\n```", "tool_calls": []}) == "```\n[]\n```"
 
 
+def test_reply_text_keeps_the_finish_reason():
+    calls = [{"name": "f", "arguments": {"a": 1}}]
+    assert reply_text({"content": None, "tool_calls": calls, "finish_reason": "tool_calls"}).finish_reason == (
+        "tool_calls"
+    )
+    assert reply_text({"content": '```\n[{"name": "f"', "finish_reason": "length"}).finish_reason == "length"
+    assert reply_text({"content": "[]"}).finish_reason is None
+
+
 def test_wire_messages_encode_history_calls_and_link_tool_results():
     history = [
         {"role": "user", "content": "weather in Paris and Rome?"},
@@ -139,6 +148,23 @@ def test_failed_requests_are_counted_named_and_not_scored(server, tmp_path, styl
     )
     roles = [m["role"] for m in sent[0]["messages"]]
     assert roles == (["user"] if style == "hammer" else ["system", "user"])
+
+
+def test_answers_cut_at_max_tokens_are_counted(server, tmp_path):
+    """A reply the server cut at ``max_tokens`` (finish reason "length") is a format error, counted
+    as cut at the token limit, and its finish reason is in the predictions file."""
+    from hammer_train.evaluation.openai_backend import evaluate_endpoint
+
+    base_url, _ = server
+    paris = [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    bench = _bench(["ok", "loop", "text"], [paris, paris, []])
+    cfg = EndpointConfig(base_url=base_url, model="scripted", timeout=5, max_retries=0)
+    preds = tmp_path / "preds.jsonl"
+    res = evaluate_endpoint([bench], cfg, predictions_path=preds, progress=False)["benchmarks"]["scripted"]
+    assert res["n"] == 3 and res["format_errors"] == 1
+    assert res["cut_at_token_limit"] == 1 and res["format_errors_cut"] == 1
+    reasons = [json.loads(line)["finish_reason"] for line in preds.read_text().splitlines()]
+    assert reasons == ["tool_calls", "length", "stop"]
 
 
 def test_every_request_failing_scores_nothing(server):

@@ -16,7 +16,13 @@ from hammer_train.tables import CARD_COLUMNS, benchmark_table
 
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-NEW_KEYS = {"failed_requests": 0, "failures": [], "shuffled_from": None}  # keys older files lack, as loaded
+NEW_KEYS = {  # keys older files lack, as loaded
+    "failed_requests": 0,
+    "failures": [],
+    "shuffled_from": None,
+    "cut_at_token_limit": None,
+    "format_errors_cut": None,
+}
 
 
 def _committed_json() -> list[Path]:

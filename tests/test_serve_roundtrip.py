@@ -199,7 +199,8 @@ def test_openai_backend_scores_the_server_like_the_in_process_model(
     server, in_process, trained_rows, smollm2_tokenizer
 ):
     """evaluate_endpoint against the server and run_evaluation in process, same rows, greedy: the
-    same outputs row by row, hence the same scores; no failed request."""
+    same outputs row by row, hence the same scores and the same count of outputs cut at the token
+    limit (vLLM's finish reason against ours); no failed request."""
     from hammer_train.endpoint import EndpointConfig
     from hammer_train.evaluation.benchmarks import Benchmark, load_benchmark
     from hammer_train.evaluation.generate import chat_renderer, transformers_generate_fn
@@ -222,7 +223,7 @@ def test_openai_backend_scores_the_server_like_the_in_process_model(
     for name in ("trained", "bfcl_simple"):
         s, loc = served["benchmarks"][name], local["benchmarks"][name]
         assert s["failed_requests"] == 0 and s["failures"] == [] and s["n"] == loc["n"]
-        for key in ("hammer", "strict", "irrelevance", "bfcl_ast"):
+        for key in ("hammer", "strict", "irrelevance", "bfcl_ast", "cut_at_token_limit", "format_errors_cut"):
             assert s[key] == loc[key], (name, key)
     assert served["benchmarks"]["trained"]["hammer"]["api_f1"] == 1.0
     assert served["meta"]["usage"]["sent"] == 4 and not served["meta"]["usage"]["failed"]

@@ -30,13 +30,16 @@ from ..schema import Example
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FINISH_REASONS",
     "GenerateFn",
+    "Generation",
     "RenderFn",
     "STOP_TOKENS",
     "render_prompt",
     "chat_renderer",
     "plain_renderer",
     "stop_token_ids",
+    "finish_reason",
     "generate",
     "transformers_generate_fn",
     "vllm_available",
@@ -44,7 +47,38 @@ __all__ = [
 ]
 
 GenerateFn = Callable[[list[str]], list[str]]
-"""``generate_fn(prompts) -> outputs``: one generated string per prompt, in order."""
+"""``generate_fn(prompts) -> outputs``: one generated string per prompt, in order (the backends
+here return :class:`Generation` strings, which also say why each generation stopped)."""
+
+FINISH_REASONS = ("stop", "length")
+"""Why a generation ended, as vLLM's ``CompletionOutput.finish_reason`` and OpenAI's
+``choice.finish_reason`` say it: ``"stop"`` (EOS or a stop token) or ``"length"`` (the token limit)."""
+
+
+class Generation(str):
+    """A generated text that also says why generation stopped.
+
+    It is a ``str`` (every consumer of a :data:`GenerateFn` reads it as text); the evaluation
+    report counts the outputs cut at the token limit from :attr:`finish_reason`.
+
+    Attributes:
+        finish_reason: ``"stop"``, ``"length"`` (:data:`FINISH_REASONS`), another value a server
+            sent, or ``None`` when the backend did not say.
+    """
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None) -> Generation:
+        obj = super().__new__(cls, text)
+        obj.finish_reason = finish_reason
+        return obj
+
+
+def finish_reason(output: str) -> str | None:
+    """The finish reason of one :data:`GenerateFn` output: :attr:`Generation.finish_reason`, or
+    ``None`` for a plain string (a stub generator, a results file)."""
+    return getattr(output, "finish_reason", None)
+
 
 RenderFn = Callable[[Example], str]
 """``render(example) -> prompt text`` (what :data:`GenerateFn` receives)."""
@@ -152,9 +186,10 @@ def _generate_batch(
     max_new_tokens: int,
     eos: list[int],
     logits_processor: Any = None,
-) -> list[str]:
+) -> list[Generation]:
     """Greedy ``model.generate`` on one left-padded batch; the new tokens decoded (special tokens
-    skipped) and stripped, in the batch's order. ``logits_processor``: one for this batch
+    skipped) and stripped, in the batch's order, each with its finish reason (``"stop"`` when a
+    token of ``eos`` was generated, else ``"length"``). ``logits_processor``: one for this batch
     (structured outputs), or ``None``."""
     import torch
     from transformers import LogitsProcessorList
@@ -176,7 +211,9 @@ def _generate_batch(
             pad_token_id=tokenizer.pad_token_id,
         )
     new = out[:, batch["input_ids"].shape[1] :]
-    return [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    stopped = torch.isin(new, torch.tensor(eos, device=new.device)).any(dim=1).tolist() if eos else [False] * len(new)
+    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+    return [Generation(t.strip(), "stop" if s else "length") for t, s in zip(texts, stopped, strict=True)]
 
 
 def generate(
@@ -189,7 +226,7 @@ def generate(
     stop_tokens: Sequence[str] = STOP_TOKENS,
     progress: Callable[[int, int], None] | None = None,
     grammars: Sequence[str] | None = None,
-) -> list[str]:
+) -> list[Generation]:
     """Greedy batched generation with ``model.generate``.
 
     Prompts are tokenized without extra special tokens (the chat template already wrote them),
@@ -209,7 +246,8 @@ def generate(
             under its own (:mod:`hammer_train.evaluation.structured`, needs llguidance).
 
     Returns:
-        ``N`` strings, in the order of ``prompts``.
+        ``N`` :class:`Generation` strings, in the order of ``prompts``; ``finish_reason`` is
+        ``"length"`` where the output used all ``max_new_tokens`` without a stop token.
 
     Raises:
         ValueError: ``batch_size < 1`` or ``max_new_tokens < 1``, or not one grammar per prompt.
@@ -232,7 +270,7 @@ def generate(
         constraint = GrammarConstraint(tokenizer, eos, model.get_output_embeddings().weight.shape[0])
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-    outputs: list[str | None] = [None] * len(prompts)
+    outputs: list[Generation | None] = [None] * len(prompts)
     done = 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
@@ -246,7 +284,7 @@ def generate(
         done += len(idx)
         if progress is not None:
             progress(done, len(prompts))
-    return [o or "" for o in outputs]
+    return [o if o is not None else Generation("") for o in outputs]
 
 
 def transformers_generate_fn(
@@ -328,6 +366,6 @@ def vllm_generate_fn(
 
     def fn(prompts: list[str]) -> list[str]:
         results = llm.generate(list(prompts), params, lora_request=lora)
-        return [r.outputs[0].text.strip() for r in results]
+        return [Generation(r.outputs[0].text.strip(), r.outputs[0].finish_reason) for r in results]
 
     return fn

@@ -39,6 +39,7 @@ from ..endpoint import ChatEndpoint, ChatResult, EndpointConfig
 from ..prompts import SYSTEM_PROMPT
 from ..schema import Example
 from .benchmarks import Benchmark, load_benchmark
+from .generate import Generation
 
 
 logger = logging.getLogger(__name__)
@@ -160,19 +161,23 @@ def row_request(
     return {"messages": messages, "tools": tools, "temperature": 0, "max_tokens": max_tokens}
 
 
-def reply_text(message: dict[str, Any]) -> str:
+def reply_text(message: dict[str, Any]) -> Generation:
     """The text our scoring reads for one reply (:attr:`ChatResult.message`).
 
     Returns:
-        ``json.dumps([{"name", "arguments"}, ...])`` of the returned ``tool_calls``; ``"[]"`` when
-        there are none and the content is empty; else the content as it is (read by the parsers
-        of :mod:`.parse`, e.g. a fenced ``[]`` a server left as text).
+        A :class:`~.generate.Generation` carrying the reply's ``finish_reason`` (``"length"``: the
+        server stopped at ``max_tokens``): ``json.dumps([{"name", "arguments"}, ...])`` of the
+        returned ``tool_calls``; ``"[]"`` when there are none and the content is empty; else the
+        content as it is (read by the parsers of :mod:`.parse`, e.g. a fenced ``[]`` a server left
+        as text).
     """
+    reason = message.get("finish_reason")
     calls = message.get("tool_calls") or []
     if calls:
-        return json.dumps([{"name": c["name"], "arguments": c["arguments"]} for c in calls], ensure_ascii=False)
+        text = json.dumps([{"name": c["name"], "arguments": c["arguments"]} for c in calls], ensure_ascii=False)
+        return Generation(text, reason)
     content = message.get("content") or ""
-    return content if content.strip() else "[]"
+    return Generation(content if content.strip() else "[]", reason)
 
 
 def select_rows(bench: Benchmark, rows: Sequence[int], subset: str | None = None) -> Benchmark:

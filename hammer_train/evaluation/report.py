@@ -8,6 +8,10 @@ MadeAgents/Hammer; layout: :class:`hammer_train.results.Results`):
 * ``strict``: :func:`~.metrics.strict_f1` (one-to-one matching, refusals scored);
 * ``format_errors``: outputs Hammer's parser rejects, and ``lenient_format_errors``: outputs even
   our lenient :func:`~.parse.parse_calls` cannot read;
+* ``cut_at_token_limit``: outputs that ended at the token limit without a stop token (finish
+  reason ``"length"``, as vLLM and OpenAI name it), and ``format_errors_cut``: Hammer format
+  errors among them (an unfinished answer, most often a loop); both ``None`` when the generator
+  gave no finish reasons (:class:`~.generate.Generation`);
 * ``irrelevance``: :func:`~.metrics.irrelevance_accuracy`, when some gold is ``[]``;
 * ``bfcl_ast``: :func:`~.bfcl_ast.bfcl_ast_accuracy` for ``bfcl_*`` benchmarks;
 * ``drop`` (on a ``*_renamed`` or ``*_shuffled`` benchmark when its plain benchmark ran on the
@@ -32,7 +36,7 @@ from ..results import DROP_KEYS, Results
 from ..tables import comparison_table
 from .benchmarks import Benchmark, load_benchmark
 from .bfcl_ast import bfcl_ast_accuracy
-from .generate import GenerateFn, RenderFn, plain_renderer
+from .generate import GenerateFn, RenderFn, finish_reason, plain_renderer
 from .metrics import hammer_f1, irrelevance_accuracy, strict_f1
 from .parse import ParseResult, hammer_parse, parse_calls
 
@@ -135,10 +139,11 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
         outputs: one generated text per row, in row order.
 
     Returns:
-        JSON-able ``{"n", "subset", "source", "format_errors", "lenient_format_errors", "hammer",
-        "strict", "irrelevance" (or ``None`` when no gold is ``[]``), "bfcl_ast" (or ``None`` for
-        non-BFCL benchmarks), "renamed_from" and "shuffled_from" (the plain benchmark's name for
-        that variant, else ``None``)}``.
+        JSON-able ``{"n", "subset", "source", "format_errors", "lenient_format_errors",
+        "cut_at_token_limit", "format_errors_cut" (``None`` both when no output carries a
+        finish reason), "hammer", "strict", "irrelevance" (or ``None`` when no gold is ``[]``),
+        "bfcl_ast" (or ``None`` for non-BFCL benchmarks), "renamed_from" and "shuffled_from" (the
+        plain benchmark's name for that variant, else ``None``)}``.
 
     Raises:
         ValueError: wrong number of outputs, or a bad gold.
@@ -147,12 +152,15 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     golds = bench.golds
     base, variant = bench.extra.get("base"), bench.extra.get("variant")
     hammer = hammer_f1(texts, golds)
+    cut, cut_errors = _cut_counts(outputs, texts)
     result: dict[str, Any] = {
         "n": len(bench),
         "subset": bench.subset,
         "source": bench.extra.get("source"),
         "format_errors": hammer["format_errors"],
         "lenient_format_errors": sum(1 for p in parsed if p.calls is None),
+        "cut_at_token_limit": cut,
+        "format_errors_cut": cut_errors,
         "hammer": hammer,
         "strict": strict_f1(parsed, golds),
         "irrelevance": irrelevance_accuracy(parsed, golds) if any(not g for g in golds) else None,
@@ -168,6 +176,16 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
     return result
 
 
+def _cut_counts(outputs: Sequence[str], texts: Sequence[str]) -> tuple[int | None, int | None]:
+    """``(outputs cut at the token limit, Hammer format errors among them)``, or ``(None, None)``
+    when no output says why it stopped. ``texts``: what Hammer's F1 parses (:func:`map_back`)."""
+    reasons = [finish_reason(o) for o in outputs]
+    if all(r is None for r in reasons):
+        return None, None
+    cut = [i for i, r in enumerate(reasons) if r == "length"]
+    return len(cut), sum(1 for i in cut if hammer_parse(texts[i]).calls is None)
+
+
 def _generate_and_score(bench: Benchmark, prompts: list[str], generate_fn: GenerateFn) -> tuple[list[str], dict]:
     """Generate one output per prompt and score them: ``(outputs, score_benchmark(...) +
     {"generation_seconds"})``. Raises ValueError when ``generate_fn`` returns the wrong count."""
@@ -180,11 +198,12 @@ def _generate_and_score(bench: Benchmark, prompts: list[str], generate_fn: Gener
     res = score_benchmark(bench, outputs)
     res["generation_seconds"] = round(gen_s, 3)
     logger.info(
-        "%s: Hammer F1 api %.3f args %.3f, %d format errors (%.1f s)",
+        "%s: Hammer F1 api %.3f args %.3f, %d format errors (%s cut at the token limit) (%.1f s)",
         bench.name,
         res["hammer"]["api_f1"],
         res["hammer"]["args_f1"],
         res["format_errors"],
+        res["format_errors_cut"],
         gen_s,
     )
     return outputs, res
@@ -201,6 +220,7 @@ def _write_predictions(pred_file: Any, bench: Benchmark, prompts: list[str], out
             "id": ids[i],
             "prompt": p,
             "output": o,
+            "finish_reason": finish_reason(o),
             "calls": r.calls,
             "gold": g,
         }
@@ -230,8 +250,9 @@ def run_evaluation(
         data_dir: folder of Hammer's evaluation sets (see :func:`~.benchmarks.hammer_eval_dir`).
         meta: run description stored under ``"meta"`` (model, adapter, settings...).
         predictions_path: when given, a JSON-lines file written with one line per row:
-            ``{"benchmark", "index", "id", "prompt", "output", "calls" (lenient parse, real names;
-            ``null`` on a format error), "gold"}``.
+            ``{"benchmark", "index", "id", "prompt", "output", "finish_reason" (``"stop"``,
+            ``"length"`` or ``null``), "calls" (lenient parse, real names; ``null`` on a format
+            error), "gold"}``.
 
     Returns:
         ``{"meta": {...,"wall_seconds"}, "benchmarks": {name: score_benchmark(...) +

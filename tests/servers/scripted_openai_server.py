@@ -5,6 +5,8 @@ The last user message of a request picks the behaviour:
 
 * ``ok`` (anything else too): a completion with one tool call ``get_weather({"city": "Paris"})``;
 * ``text``: a completion whose content is the fenced JSON ``[]`` and no tool calls;
+* ``loop``: an unfinished answer that repeats an argument, with ``finish_reason`` ``"length"``
+  (what a server sends when a generation reaches ``max_tokens``);
 * ``garbage``: status 200 with a body that is not JSON;
 * ``slow``: sleeps 5 s before answering ``ok``;
 * ``error500``: always status 500;
@@ -30,7 +32,7 @@ SEEN: set[str] = set()
 LOCK = threading.Lock()
 
 
-def _completion(content, tool_calls):
+def _completion(content, tool_calls, finish_reason=None):
     message = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
@@ -39,7 +41,13 @@ def _completion(content, tool_calls):
         "object": "chat.completion",
         "created": int(time.time()),
         "model": "scripted",
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
     }
 
@@ -49,6 +57,9 @@ OK = _completion(
     [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
 )
 TEXT = _completion("```\n[]\n```", None)
+LOOP = _completion(
+    '```\n[{"name": "get_weather", "arguments": {"city": "Paris", "city": "Paris", "city', None, "length"
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -91,6 +102,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, json.dumps(OK).encode())
         elif mode == "text":
             self._send(200, json.dumps(TEXT).encode())
+        elif mode == "loop":
+            self._send(200, json.dumps(LOOP).encode())
         else:
             if mode == "slow":
                 time.sleep(5)
