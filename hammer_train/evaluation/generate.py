@@ -30,7 +30,6 @@ from ..schema import Example
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "FINISH_REASONS",
     "GenerateFn",
     "Generation",
     "RenderFn",
@@ -50,10 +49,6 @@ GenerateFn = Callable[[list[str]], list[str]]
 """``generate_fn(prompts) -> outputs``: one generated string per prompt, in order (the backends
 here return :class:`Generation` strings, which also say why each generation stopped)."""
 
-FINISH_REASONS = ("stop", "length")
-"""Why a generation ended, as vLLM's ``CompletionOutput.finish_reason`` and OpenAI's
-``choice.finish_reason`` say it: ``"stop"`` (EOS or a stop token) or ``"length"`` (the token limit)."""
-
 
 class Generation(str):
     """A generated text that also says why generation stopped.
@@ -62,8 +57,10 @@ class Generation(str):
     report counts the outputs cut at the token limit from :attr:`finish_reason`.
 
     Attributes:
-        finish_reason: ``"stop"``, ``"length"`` (:data:`FINISH_REASONS`), another value a server
-            sent, or ``None`` when the backend did not say.
+        finish_reason: why it ended, in the words of vLLM's ``CompletionOutput.finish_reason``
+            and OpenAI's ``choice.finish_reason``: ``"stop"`` (EOS or a stop token), ``"length"``
+            (the token limit), another value a server sent (``"tool_calls"``), or ``None`` when
+            the backend did not say.
     """
 
     finish_reason: str | None
