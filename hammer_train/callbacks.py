@@ -15,6 +15,7 @@ reporter (wandb: ``train/tool_call/...``):
 ``tool_call/irrelevance_accuracy``   irrelevance rows answered ``[]``
 ``tool_call/renamed_name_accuracy``  ``name_accuracy`` on the call rows with renamed tools
 ``tool_call/call_refusal``           call rows answered ``[]`` (over-refusal)
+``tool_call/cut_at_token_limit``     all rows whose output reached the token limit (mostly loops)
 ``tool_call/seconds``                wall seconds of this run (generation, gather, scoring)
 ``tool_call/cost_share``             callback seconds so far / wall seconds since training began
 ``tool_call/errors``                 only when a run failed: ranks that failed (no scores then)

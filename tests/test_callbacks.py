@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from hammer_train.callbacks import PREFIX, ToolCallEvalCallback, add_tool_call_callback, sharded_weights_reason
 from hammer_train.config import RecipeError, parse_recipe
+from hammer_train.evaluation.generate import Generation
 from hammer_train.evaluation.tool_call_slice import (
     METRICS,
     build_tool_call_slice,
@@ -121,8 +122,12 @@ def test_scores_on_hand_made_outputs():
         "irrelevance_accuracy": 0.5,
         "renamed_name_accuracy": 0.5,
         "call_refusal": 0.0,
+        "cut_at_token_limit": None,  # plain strings: no finish reason
     }
     assert list(scores) == list(METRICS)
+    # the same outputs as a generator returns them: the broken JSON reached the token limit
+    cut = [Generation(o, "length" if i == 3 else "stop") for i, o in enumerate(outputs)]
+    assert score_tool_call_slice(s, cut) == {**scores, "cut_at_token_limit": 1 / 6}
 
     # refusals, Python-call syntax (parsed by our lenient parser, but not valid JSON) and two calls
     name0 = g0[0]["name"]
@@ -142,6 +147,7 @@ def test_scores_on_hand_made_outputs():
         "irrelevance_accuracy": 0.5,
         "renamed_name_accuracy": 0.5,
         "call_refusal": 0.5,
+        "cut_at_token_limit": None,
     }
     with pytest.raises(ValueError, match="5 outputs for a slice of 6 rows"):
         score_tool_call_slice(s, outputs[:5])

@@ -28,6 +28,7 @@ from typing import Any
 from ..schema import Example
 from .benchmarks import Benchmark, load_benchmark, rename_benchmark
 from .bfcl_ast import ast_check
+from .generate import finish_reason
 from .metrics import irrelevance_accuracy, strict_f1
 from .parse import hammer_parse
 from .report import map_back
@@ -50,8 +51,9 @@ METRICS = (
     "irrelevance_accuracy",
     "renamed_name_accuracy",
     "call_refusal",
+    "cut_at_token_limit",
 )
-"""Score names :func:`score_tool_call_slice` returns (each in [0, 1]; see its docstring)."""
+"""Score names :func:`score_tool_call_slice` returns (each in [0, 1] or ``None``; see its docstring)."""
 
 
 def query_key(example: Example) -> str:
@@ -248,6 +250,9 @@ def score_tool_call_slice(tool_slice: ToolCallSlice, outputs: Sequence[str]) -> 
       a format error is wrong); ``None`` without an irrelevance section.
     * ``renamed_name_accuracy``: ``name_accuracy`` on the renamed rows, after mapping back.
     * ``call_refusal``: call rows (plain names) answered ``[]``: over-refusal.
+    * ``cut_at_token_limit``: all rows whose generation reached the token limit without a stop
+      token (finish reason ``"length"``, :class:`~.generate.Generation`): mostly loops, which cost
+      the whole ``max_new_tokens`` each; ``None`` when the outputs carry no finish reason.
 
     Args:
         tool_slice: the slice.
@@ -276,7 +281,11 @@ def score_tool_call_slice(tool_slice: ToolCallSlice, outputs: Sequence[str]) -> 
         "irrelevance_accuracy": None,
         "renamed_name_accuracy": _share([_name_ok(p.calls, g) for p, g in zip(renamed, gold, strict=True)]),
         "call_refusal": _share([p.calls == [] for p in calls]),
+        "cut_at_token_limit": None,
     }
+    reasons = [finish_reason(o) for o in outputs]
+    if any(r is not None for r in reasons):
+        scores["cut_at_token_limit"] = _share([r == "length" for r in reasons])
     if tool_slice.irrelevance is not None:
         _, irr = map_back(tool_slice.irrelevance, by_section["irrelevance"])
         scores["irrelevance_accuracy"] = irrelevance_accuracy(irr, tool_slice.irrelevance.golds)[
