@@ -6,9 +6,9 @@ loads)::
 
     {"meta": {"model", "adapter", "prompt_style", "max_new_tokens", "limit", "wall_seconds", ...},
      "benchmarks": {"sealtool": {"n", "subset", "source", "format_errors", "lenient_format_errors",
-                                 "cut_at_token_limit", "format_errors_cut", "hammer", "strict", "irrelevance", "bfcl_ast", "renamed_from",
-                                 "shuffled_from", "generation_seconds", "failed_requests",
-                                 "failures", "drop"}, ...}}
+                                 "cut_at_token_limit", "format_errors_cut", "hammer", "strict",
+                                 "irrelevance", "bfcl_ast", "renamed_from", "shuffled_from",
+                                 "generation_seconds", "failed_requests", "failures", "drop"}, ...}}
 
 The scores are those of :mod:`hammer_train.evaluation.metrics` (Hammer F1 as the authors'
 ``evaluation/evaluate.py`` in MadeAgents/Hammer computes it; strict F1; irrelevance accuracy)
