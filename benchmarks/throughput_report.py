@@ -116,7 +116,9 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any], settings: dict[str, 
         f"repeat(s), {settings['threads']} thread(s); medians over repeats.",
         "Matmul peak measured in this run: "
         + ", ".join(f"{d} {peak[d]['best_gflops']:.0f} GFLOP/s" for d in ("fp32", "bf16") if d in peak)
-        + f" ({peak.get('device', '?')}).",
+        + f" ({peak.get('device', '?')})"
+        + (f"; bf16 not measured: {peak['bf16_not_measured']}" if "bf16_not_measured" in peak else "")
+        + ".",
         "",
         "| config | precision | checkpointing | head at | non-pad tok/s | label tok/s | total tok/s | padding "
         "| model GFLOP/s | share of peak (model / with recompute) | "

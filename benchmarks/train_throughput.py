@@ -47,7 +47,10 @@ tokens, label tokens (``labels != -100``), positions whose next token has a labe
 
 Share of the machine's peak: before the configurations, a matmul microbenchmark in this process
 (``throughput_flops.matmul_peak``: fp32 and bf16 products of the model's MLP, LM head and a square
-shape, on ``--threads`` threads or the GPU) gives the best GFLOP/s per dtype. Each configuration's
+shape, on ``--threads`` threads or the GPU) gives the best GFLOP/s per dtype; bf16 only where the
+device has it natively (``hammer_train.precision.detect_bf16``: ``avx512_bf16`` / ``amx_bf16``, or
+a CUDA device with bf16), else ``peak["bf16_not_measured"]`` says why and a configuration that ran
+in emulated bf16 has no share of peak. Each configuration's
 model FLOP/s is reported as a share of the peak of the dtype it ran in (and with the forward that
 activation checkpointing recomputes); on a GPU with a known datasheet (H200: 989.4 dense bf16
 TFLOP/s) also as MFU against that. FLOPs (``throughput_flops.training_flops``; matmuls only), per
@@ -90,6 +93,8 @@ from throughput_flops import DATASHEET_PEAK_TFLOPS, FORMULA, matmul_peak, peak_s
 from throughput_report import markdown, summarize  # noqa: E402
 from throughput_run import CONFIGS, run_one  # noqa: E402
 from throughput_setup import ARCHS, prepare_model, prepare_rows, read_recipe  # noqa: E402
+
+from hammer_train.precision import detect_bf16  # noqa: E402
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -167,12 +172,16 @@ def _peak(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str, Any] | No
     cuda = torch.cuda.is_available()
     tokens = sft.per_device_train_batch_size * sft.max_length
     shapes = peak_shapes(config.hidden_size, config.intermediate_size, config.vocab_size, tokens, cuda)
+    native = detect_bf16(use_cpu=not cuda)
+    dtypes = ("fp32", "bf16") if native.bf16 else ("fp32",)
     t0 = time.perf_counter()
-    peak = matmul_peak(shapes, min_seconds=args.peak_seconds)
+    peak = matmul_peak(shapes, dtypes=dtypes, min_seconds=args.peak_seconds)
+    if not native.bf16:  # emulated bf16 runs the LM-head product for minutes and is no peak of the machine
+        peak["bf16_not_measured"] = native.reason
     if cuda:
         torch.cuda.empty_cache()
-    print(f"matmul peak in {time.perf_counter() - t0:.0f}s: fp32 {peak['fp32']['best_gflops']:.0f}, bf16 "
-          f"{peak['bf16']['best_gflops']:.0f} GFLOP/s ({peak['device']})", file=sys.stderr)  # fmt: skip
+    measured = ", ".join(f"{d} {peak[d]['best_gflops']:.0f}" for d in dtypes)
+    print(f"matmul peak in {time.perf_counter() - t0:.0f}s: {measured} GFLOP/s ({peak['device']})", file=sys.stderr)
     return peak
 
 

@@ -117,7 +117,10 @@ def test_configuration_d_one_step(tmp_path):
     tokens = d["tokens_per_run"]
     assert 0 < tokens["label"] < tokens["nonpad"] <= tokens["total"] and tokens["head"] < tokens["total"]
     assert d["tokens_per_s"]["label"] > 0 and 0 < d["share_of_peak"]["model"] < 1
-    assert {"fp32", "bf16"} <= set(result["settings"]["peak"]) and "LM head" in result["settings"]["flop_formula"]
+    peak, native = result["settings"]["peak"], detect_bf16(use_cpu=True)
+    assert "fp32" in peak and "LM head" in result["settings"]["flop_formula"]
+    # bf16 is timed only where the CPU has it; elsewhere emulated bf16 would take minutes
+    assert ("bf16" in peak) is native.bf16 and ("bf16_not_measured" in peak) is not native.bf16
 
 
 @pytest.mark.slow
