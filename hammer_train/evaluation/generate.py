@@ -39,6 +39,7 @@ __all__ = [
     "plain_renderer",
     "stop_token_ids",
     "finish_reason",
+    "cut_at_token_limit",
     "generate",
     "transformers_generate_fn",
     "vllm_available",
@@ -75,6 +76,15 @@ def finish_reason(output: str) -> str | None:
     """The finish reason of one :data:`GenerateFn` output: :attr:`Generation.finish_reason`, or
     ``None`` for a plain string (a stub generator, a results file)."""
     return getattr(output, "finish_reason", None)
+
+
+def cut_at_token_limit(outputs: Sequence[str]) -> list[bool] | None:
+    """Per output, whether it reached the token limit (finish reason ``"length"``); ``None`` when
+    no output says why it stopped (plain strings: a stub generator, a results file)."""
+    reasons = [finish_reason(o) for o in outputs]
+    if all(r is None for r in reasons):
+        return None
+    return [r == "length" for r in reasons]
 
 
 RenderFn = Callable[[Example], str]

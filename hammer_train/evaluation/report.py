@@ -36,7 +36,7 @@ from ..results import DROP_KEYS, Results
 from ..tables import comparison_table
 from .benchmarks import Benchmark, load_benchmark
 from .bfcl_ast import bfcl_ast_accuracy
-from .generate import GenerateFn, RenderFn, finish_reason, plain_renderer
+from .generate import GenerateFn, RenderFn, cut_at_token_limit, finish_reason, plain_renderer
 from .metrics import hammer_f1, irrelevance_accuracy, strict_f1
 from .parse import ParseResult, hammer_parse, parse_calls
 
@@ -179,10 +179,10 @@ def score_benchmark(bench: Benchmark, outputs: Sequence[str]) -> dict:
 def _cut_counts(outputs: Sequence[str], texts: Sequence[str]) -> tuple[int | None, int | None]:
     """``(outputs cut at the token limit, Hammer format errors among them)``, or ``(None, None)``
     when no output says why it stopped. ``texts``: what Hammer's F1 parses (:func:`map_back`)."""
-    reasons = [finish_reason(o) for o in outputs]
-    if all(r is None for r in reasons):
+    flags = cut_at_token_limit(outputs)
+    if flags is None:
         return None, None
-    cut = [i for i, r in enumerate(reasons) if r == "length"]
+    cut = [i for i, c in enumerate(flags) if c]
     return len(cut), sum(1 for i in cut if hammer_parse(texts[i]).calls is None)
 
 

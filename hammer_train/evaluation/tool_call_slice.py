@@ -28,7 +28,7 @@ from typing import Any
 from ..schema import Example
 from .benchmarks import Benchmark, load_benchmark, rename_benchmark
 from .bfcl_ast import ast_check
-from .generate import finish_reason
+from .generate import cut_at_token_limit
 from .metrics import irrelevance_accuracy, strict_f1
 from .parse import hammer_parse
 from .report import map_back
@@ -283,9 +283,8 @@ def score_tool_call_slice(tool_slice: ToolCallSlice, outputs: Sequence[str]) -> 
         "call_refusal": _share([p.calls == [] for p in calls]),
         "cut_at_token_limit": None,
     }
-    reasons = [finish_reason(o) for o in outputs]
-    if any(r is not None for r in reasons):
-        scores["cut_at_token_limit"] = _share([r == "length" for r in reasons])
+    if (cut := cut_at_token_limit(outputs)) is not None:
+        scores["cut_at_token_limit"] = _share(cut)
     if tool_slice.irrelevance is not None:
         _, irr = map_back(tool_slice.irrelevance, by_section["irrelevance"])
         scores["irrelevance_accuracy"] = irrelevance_accuracy(irr, tool_slice.irrelevance.golds)[
