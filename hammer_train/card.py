@@ -148,12 +148,15 @@ def _usage_section(repo: str, prompt_style: Any, chat_template_is_training_promp
             "query; `hammer_train.prompts.to_conversation` builds it); the tokenizer's chat template does not "
             "render it by itself."
         )
-    lines += [
-        "",
-        'The answer is a JSON list of `{"name", "arguments"}` calls in a ``` fence, `[]` when no tool fits.',
-        "",
-    ]
-    return lines
+    lines += ["", 'The answer is a JSON list of `{"name", "arguments"}` calls in a ``` fence, `[]` when no tool fits.']
+    if chat_template_is_training_prompt:
+        lines.append(
+            'Served by vLLM (`--tool-call-parser xlam`, `--structured-outputs-config \'{"backend": "guidance"}\'`), '
+            "a request can also decode under the grammar of its own tools, listed functions and parameter names "
+            "only: `extra_body=vllm_structured_outputs(tools)` from `hammer_train.evaluation.structured` "
+            '(hammer-train\'s docs/serving.md, "Constrained to the tools").'
+        )
+    return lines + [""]
 
 
 def build_model_card(

@@ -180,14 +180,13 @@ def test_card_of_local_model_flag_and_earlier_eval_file(tmp_path):
     assert card.data.model_name == tmp_path.name
     assert "The tokenizer's chat template is the training prompt" in card.text
     assert "apply_chat_template(" in card.text
+    assert "extra_body=vllm_structured_outputs(tools)" in card.text  # the tools grammar on a vLLM server
     # scripts/evaluate.py --update_card passes no flag: the card keeps saying it
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     (tmp_path / "data_report.json").write_text(json.dumps(REPORT))
     assert "chat template is the training prompt" in update_model_card(tmp_path, RESULTS).read_text()
-    assert (
-        "chat template is the training prompt"
-        not in update_model_card(tmp_path, RESULTS, chat_template_is_training_prompt=False).read_text()
-    )
+    text = update_model_card(tmp_path, RESULTS, chat_template_is_training_prompt=False).read_text()
+    assert "chat template is the training prompt" not in text and "vllm_structured_outputs" not in text
     # no results: no model-index, and the card says how to add them
     card = ModelCard.load(write_model_card(tmp_path, recipe, REPORT, results=[]))
     assert card.data.eval_results is None and "Not evaluated yet" in card.text
