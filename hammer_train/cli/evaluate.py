@@ -24,7 +24,9 @@ parameter names only (``tools``), so JSON syntax errors cannot occur
 (``hammer_train.evaluation.structured``); the results record it in ``decoding``. In process (the
 transformers backend, the ``structured`` extra) llguidance masks the logits; with ``--backend
 openai`` each request carries the grammar in vLLM's ``structured_outputs`` field, for a vLLM server
-started with ``--structured-outputs-config '{"backend": "guidance"}'`` (docs/serving.md).
+started with ``--structured-outputs-config '{"backend": "guidance"}'`` (docs/serving.md). The
+grammar is the Hammer answer (a fenced JSON list), so it suits a served hammer-train export; with
+``--request_style openai`` another model is held to that format too.
 """
 
 from __future__ import annotations
