@@ -311,12 +311,12 @@ def evaluate_endpoint(
             or missing benchmark.
     """
     from .report import run_evaluation
-    from .structured import MODES
+    from .structured import check_mode
 
     if style not in REQUEST_STYLES:
         raise ValueError(f"request style must be one of {REQUEST_STYLES}, got {style!r}")
-    if structured_outputs is not None and structured_outputs not in MODES:
-        raise ValueError(f"structured outputs mode must be one of {MODES}, got {structured_outputs!r}")
+    if structured_outputs is not None:
+        check_mode(structured_outputs)  # before any request is sent
     request = {"style": style, "max_tokens": max_tokens, "structured_outputs": structured_outputs}
     endpoint = endpoint or ChatEndpoint(config)
     t_start = time.perf_counter()

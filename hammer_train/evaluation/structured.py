@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ANSWER_SCHEMA",
     "MODES",
+    "check_mode",
     "answer_grammar",
     "answer_lark",
     "tools_schema",
@@ -74,6 +75,17 @@ ANSWER_SCHEMA: dict[str, Any] = {
 """JSON Schema of the answer list: calls ``{"name": str, "arguments": {...}}``; ``[]`` is a refusal."""
 
 _JSON_OPTIONS = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` when it is one of :data:`MODES`.
+
+    Raises:
+        ValueError: naming the mode and the known ones.
+    """
+    if mode not in MODES:
+        raise ValueError(f"structured outputs mode must be one of {MODES}, got {mode!r}")
+    return mode
 
 
 def structured_available() -> bool:
@@ -183,8 +195,7 @@ def vllm_structured_outputs(tools: Sequence[Tool | dict[str, Any]], mode: str = 
     """
     from ..schema import Tool
 
-    if mode not in MODES:
-        raise ValueError(f"structured outputs mode must be one of {MODES}, got {mode!r}")
+    check_mode(mode)
     parsed = [t if isinstance(t, Tool) else Tool.from_dict(t, field_name=f"tools[{i}]") for i, t in enumerate(tools)]
     schema = tools_schema(parsed) if mode == "tools" else None
     return {"structured_outputs": {"grammar": answer_lark(schema)}}
@@ -288,8 +299,7 @@ def structured_renderer(
     Raises:
         ValueError: an unknown mode.
     """
-    if mode not in MODES:
-        raise ValueError(f"structured outputs mode must be one of {MODES}, got {mode!r}")
+    check_mode(mode)
     if mode == "answer":
         grammar = answer_grammar()
         return render, lambda prompt: grammar
