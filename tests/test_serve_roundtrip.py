@@ -268,6 +268,52 @@ def test_tools_grammar_decodes_served_like_in_process(server, in_process, traine
             assert set(call["arguments"]) <= tools[call["name"]], (row["benchmark"], row["index"], call)
 
 
+VLLM_IN_PROCESS = """
+import json, sys
+from hammer_train.evaluation.generate import vllm_generate_fn
+job = json.load(open(sys.argv[1]))
+grammars = dict(zip(job["prompts"], job["grammars"]))
+fn = vllm_generate_fn(job["model"], dtype="float32", max_new_tokens=job["max_new_tokens"],
+                      grammar_fn=grammars.__getitem__, enforce_eager=True, max_model_len=2048)
+json.dump([[g, g.finish_reason] for g in fn(job["prompts"])], open(sys.argv[2], "w"))
+"""
+
+
+def test_tools_grammar_in_process_vllm_like_transformers(exported, vllm_python, in_process, trained_rows, tmp_path):
+    """``evaluate --backend vllm --structured_outputs tools``'s generator: ``vllm_generate_fn``
+    (vLLM's ``LLM`` in process, its CPU build in .venv-vllm) with each prompt's Lark text from
+    ``structured_renderer(..., grammar=answer_lark)`` gives the outputs and finish reasons that
+    llguidance over ``model.generate`` gives with the compiled grammars, on the trained rows and
+    BFCL rows."""
+    pytest.importorskip("llguidance", reason="llguidance (the structured extra) is not installed")
+    import os
+
+    from hammer_train.evaluation.benchmarks import load_benchmark
+    from hammer_train.evaluation.generate import chat_renderer, transformers_generate_fn
+    from hammer_train.evaluation.structured import answer_lark, structured_renderer
+    from hammer_train.prompts import format_answers
+
+    model, tok = in_process
+    rows = [*trained_rows, *load_benchmark("bfcl_multiple", limit=3).examples]
+    render, lark_fn = structured_renderer(chat_renderer(tok), "tools", grammar=answer_lark)
+    prompts = [render(r) for r in rows]
+    job = {"model": str(exported[1].folder), "prompts": prompts, "max_new_tokens": 96}
+    job["grammars"] = [lark_fn(p) for p in prompts]
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+    argv = [vllm_python, "-c", VLLM_IN_PROCESS, str(tmp_path / "job.json"), str(tmp_path / "out.json")]
+    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads((tmp_path / "out.json").read_text())
+    render, grammar_fn = structured_renderer(chat_renderer(tok), "tools")
+    assert [render(r) for r in rows] == prompts
+    local = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False, grammar_fn=grammar_fn)(prompts)
+    assert got == [[g, g.finish_reason] for g in local]
+    free = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False)(prompts)
+    assert free != local  # the grammar changes some output on these rows, so vLLM applied it
+    assert [got[0][0], got[1][0]] == [format_answers(rows[0].answers), "```\n[]\n```"]  # the rows it learned
+
+
 def test_export_gguf_with_template_and_modelfile(exported, tmp_path, capsys):
     """``--gguf q8_0``: llama.cpp's converter writes the template into the GGUF metadata, and an
     Ollama Modelfile sits next to it."""

@@ -151,8 +151,13 @@ def test_empty_tool_list_allows_only_refusal(constraint, smollm2_tokenizer):
 
 
 def test_structured_renderer_pairs_prompts_with_their_tools():
+    """Each rendered prompt gets its row's grammar: compiled for llguidance in process, or with
+    ``grammar=answer_lark`` (what ``--backend vllm`` puts in each prompt's ``SamplingParams``)
+    the Lark text of that same grammar."""
+    from llguidance import LLMatcher
+
     from hammer_train.evaluation.generate import plain_renderer
-    from hammer_train.evaluation.structured import answer_grammar, structured_renderer, tools_schema
+    from hammer_train.evaluation.structured import answer_grammar, answer_lark, structured_renderer, tools_schema
     from hammer_train.schema import Example
 
     rows = [
@@ -162,8 +167,12 @@ def test_structured_renderer_pairs_prompts_with_their_tools():
     render, grammar_fn = structured_renderer(plain_renderer(), "tools")
     prompts = [render(r) for r in rows]
     assert [grammar_fn(p) for p in prompts] == [answer_grammar(tools_schema(r.tools)) for r in rows]
+    render, lark_fn = structured_renderer(plain_renderer(), "tools", grammar=answer_lark)
+    assert [LLMatcher.grammar_from_lark(lark_fn(render(r))) for r in rows] == [grammar_fn(p) for p in prompts]
     render, grammar_fn = structured_renderer(plain_renderer(), "answer")
     assert grammar_fn(render(rows[0])) == answer_grammar()
+    render, lark_fn = structured_renderer(plain_renderer(), "answer", grammar=answer_lark)
+    assert lark_fn(render(rows[0])) == lark_fn(render(rows[1])) == answer_lark()
     with pytest.raises(ValueError, match="mode must be one of"):
         structured_renderer(plain_renderer(), "json")
 
@@ -202,12 +211,15 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
             assert tool is not None and set(call["arguments"]) <= {p.name for p in tool.parameters}, text
 
 
-def test_cli_structured_outputs_not_with_in_process_vllm(capsys):
+def test_cli_backend_vllm_without_vllm_is_one_line(capsys):
+    """``--backend vllm`` (with or without ``--structured_outputs``) where vLLM is not installed:
+    a one-line usage error before anything loads, not an ImportError traceback."""
     from hammer_train.cli.evaluate import main
 
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed in this environment")
     assert main(["--backend", "vllm", "--structured_outputs", "--benchmarks", "bfcl_simple", "some/model"]) == 2
-    err = capsys.readouterr().err
-    assert "--structured_outputs runs in the transformers or the openai backend, not --backend vllm" in err
+    assert "--backend vllm needs vLLM in this environment" in capsys.readouterr().err
 
 
 def test_vllm_request_field_is_the_in_process_grammar_as_lark():

@@ -23,8 +23,9 @@ The key comes from ``--api_key_env`` (default ``OPENAI_API_KEY``) and is never l
 parameter names only (``tools``), so JSON syntax errors cannot occur
 (``hammer_train.evaluation.structured``); the results record it in ``decoding``. In process (the
 transformers backend, the ``structured`` extra) llguidance masks the logits; with ``--backend
-openai`` each request carries the grammar in vLLM's ``structured_outputs`` field, for a vLLM server
-started with ``--structured-outputs-config '{"backend": "guidance"}'`` (docs/serving.md). The
+vllm`` each prompt's ``SamplingParams`` carry it (vLLM's ``guidance`` backend, llguidance too); with
+``--backend openai`` each request carries the grammar in vLLM's ``structured_outputs`` field, for a
+vLLM server started with ``--structured-outputs-config '{"backend": "guidance"}'`` (docs/serving.md). The
 grammar is the Hammer answer (a fenced JSON list), so it suits a served hammer-train export; with
 ``--request_style openai`` another model is held to that format too.
 """
@@ -93,7 +94,7 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         choices=["answer", "tools"],
         help="constrain generation to the answer format (answer, the default: fenced JSON list of calls) or "
         "to calls of the row's tools and parameter names (tools): with llguidance in process (pip install "
-        "hammer-train[structured]), or through vLLM's structured_outputs with --backend openai",
+        "hammer-train[structured]), or through vLLM's structured_outputs with --backend vllm or openai",
     )
     p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
     p.add_argument(
@@ -121,15 +122,19 @@ def _generate_fn(args):
 
     backend = args.backend
     if backend == "auto":
-        use_vllm = vllm_available() and torch.cuda.is_available() and not args.structured_outputs
-        backend = "vllm" if use_vllm else "transformers"
+        backend = "vllm" if vllm_available() and torch.cuda.is_available() else "transformers"
     if backend == "vllm":
         from transformers import AutoTokenizer
 
         path = resolve_model(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.adapter if args.adapter else path)
-        fn = vllm_generate_fn(path, adapter=args.adapter, max_new_tokens=args.max_new_tokens)
-        return fn, chat_renderer(tokenizer, args.prompt_style), backend
+        render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
+        if args.structured_outputs:
+            from ..evaluation.structured import answer_lark, structured_renderer
+
+            render, grammar_fn = structured_renderer(render, args.structured_outputs, grammar=answer_lark)
+        fn = vllm_generate_fn(path, adapter=args.adapter, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn)
+        return fn, render, backend
     model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
     if torch.cuda.is_available():
         model.to("cuda")
@@ -193,12 +198,15 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
             )
     elif not args.model:
         raise UsageError("MODEL is required (or --merge / --list)")
+    if args.backend == "vllm":
+        from ..evaluation.generate import vllm_available
+
+        if not vllm_available():
+            raise UsageError("--backend vllm needs vLLM in this environment: pip install 'hammer-train[vllm]'")
     if args.structured_outputs:
         from ..evaluation.structured import structured_available
 
-        if args.backend == "vllm":
-            raise UsageError("--structured_outputs runs in the transformers or the openai backend, not --backend vllm")
-        if args.backend != "openai" and not structured_available():
+        if args.backend in ("auto", "transformers") and not structured_available():
             raise UsageError("--structured_outputs needs llguidance: pip install 'hammer-train[structured]'")
     if args.update_card and not args.adapter:
         raise UsageError("--update_card needs --adapter (the folder whose card gets the scores)")
@@ -276,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "backend": backend,
         "batch_size": args.batch_size,
         "max_new_tokens": args.max_new_tokens,
-        "decoding": f"greedy, structured outputs {args.structured_outputs} (llguidance)"
+        "decoding": f"greedy, structured outputs {args.structured_outputs} (llguidance"
+        + (", vLLM's guidance backend)" if backend == "vllm" else ")")
         if args.structured_outputs
         else "greedy",
         "limit": args.limit,

@@ -284,13 +284,17 @@ def _unpack(words: Any, width: int) -> Any:
 
 
 def structured_renderer(
-    render: Callable[[Example], str], mode: str
+    render: Callable[[Example], str],
+    mode: str,
+    grammar: Callable[[dict[str, Any] | None], str] = answer_grammar,
 ) -> tuple[Callable[[Example], str], Callable[[str], str]]:
     """Pair a renderer with the grammar of each prompt it renders.
 
     Args:
         render: ``render(example) -> prompt`` (:func:`hammer_train.evaluation.generate.chat_renderer`).
         mode: one of :data:`MODES`.
+        grammar: ``grammar(schema) -> str``: :func:`answer_grammar` (compiled, for llguidance in
+            process) or :func:`answer_lark` (the Lark text, for vLLM's ``guidance`` backend).
 
     Returns:
         ``(render_fn, grammar_fn)``: ``render_fn`` renders as ``render`` does and remembers the
@@ -301,13 +305,13 @@ def structured_renderer(
     """
     check_mode(mode)
     if mode == "answer":
-        grammar = answer_grammar()
-        return render, lambda prompt: grammar
+        shared = grammar(None)
+        return render, lambda prompt: shared
     grammars: dict[str, str] = {}
 
     def render_fn(example: Example) -> str:
         prompt = render(example)
-        grammars[prompt] = answer_grammar(tools_schema(example.tools))
+        grammars[prompt] = grammar(tools_schema(example.tools))
         return prompt
 
     return render_fn, grammars.__getitem__
