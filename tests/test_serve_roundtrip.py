@@ -270,7 +270,7 @@ def test_tools_grammar_decodes_served_like_in_process(server, in_process, traine
 
 VLLM_IN_PROCESS = """
 import json, sys
-from hammer_train.evaluation.generate import vllm_generate_fn
+from hammer_train.evaluation.vllm_backend import vllm_generate_fn
 job = json.load(open(sys.argv[1]))
 grammars = dict(zip(job["prompts"], job["grammars"]))
 fn = vllm_generate_fn(job["model"], dtype="float32", max_new_tokens=job["max_new_tokens"],

@@ -112,12 +112,8 @@ def _generate_fn(args):
     """(generate_fn, render_fn, backend) for the model."""
     import torch
 
-    from ..evaluation.generate import (
-        chat_renderer,
-        transformers_generate_fn,
-        vllm_available,
-        vllm_generate_fn,
-    )
+    from ..evaluation.generate import chat_renderer, transformers_generate_fn
+    from ..evaluation.vllm_backend import vllm_available, vllm_generate_fn
     from ..modeling import load_model_and_tokenizer, resolve_model
 
     backend = args.backend
@@ -199,7 +195,7 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
     elif not args.model:
         raise UsageError("MODEL is required (or --merge / --list)")
     if args.backend == "vllm":
-        from ..evaluation.generate import vllm_available
+        from ..evaluation.vllm_backend import vllm_available
 
         if not vllm_available():
             raise UsageError("--backend vllm needs vLLM in this environment: pip install 'hammer-train[vllm]'")

@@ -12,7 +12,8 @@ The running half:
 
 * :mod:`.benchmarks` — :data:`BENCHMARKS` / :func:`load_benchmark` (Seal-Tools, API-Bank L1, BFCL
   categories, and ``*_renamed`` variants with every function and parameter name masked);
-* :mod:`.generate` — prompt renderers and batched greedy generation (transformers; vLLM optional);
+* :mod:`.generate` — prompt renderers and batched greedy generation (transformers);
+* :mod:`.vllm_backend` — the same with vLLM in process (optional, GPU machines);
 * :mod:`.report` — :func:`run_evaluation` (any ``generate_fn(prompts) -> outputs``), results JSON,
   markdown tables and :func:`merge_results`.
 """
