@@ -6,6 +6,7 @@ SmolLM2 is marked ``slow``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -457,3 +458,27 @@ def test_smollm2_two_rows(tmp_path):
     assert res["n"] == 2 and res["subset"] == "first 2 of 294 rows (--limit 2)"
     outs = [json.loads(line)["output"] for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert len(outs) == 2 and all(isinstance(o, str) and "<|im_end|>" not in o for o in outs)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--vllm_kwargs", "{}"], "--vllm_kwargs needs --backend vllm"),
+        (["--backend", "vllm", "--vllm_kwargs", "{enforce_eager: true}"], "--vllm_kwargs: not JSON"),
+        (
+            ["--backend", "vllm", "--vllm_kwargs", "[1]"],
+            "--vllm_kwargs: a JSON object of vllm.LLM arguments, not list",
+        ),
+        (["--backend", "vllm", "--structured_outputs"], "--backend vllm needs vLLM in this environment"),
+    ],
+)
+def test_cli_vllm_arguments_are_one_line_errors(argv, message, capsys):
+    """``--backend vllm``'s arguments are checked before anything loads: one line naming the flag,
+    exit status 2 (vLLM's absence only where it is absent)."""
+    from hammer_train.cli.evaluate import main
+
+    if "needs vLLM" in message and importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed in this environment")
+    assert main([*argv, "--benchmarks", "bfcl_simple", "some/model"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

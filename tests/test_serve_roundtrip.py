@@ -268,50 +268,58 @@ def test_tools_grammar_decodes_served_like_in_process(server, in_process, traine
             assert set(call["arguments"]) <= tools[call["name"]], (row["benchmark"], row["index"], call)
 
 
-VLLM_IN_PROCESS = """
-import json, sys
-from hammer_train.evaluation.vllm_backend import vllm_generate_fn
-job = json.load(open(sys.argv[1]))
-grammars = dict(zip(job["prompts"], job["grammars"]))
-fn = vllm_generate_fn(job["model"], dtype="float32", max_new_tokens=job["max_new_tokens"],
-                      grammar_fn=grammars.__getitem__, enforce_eager=True, max_model_len=2048)
-json.dump([[g, g.finish_reason] for g in fn(job["prompts"])], open(sys.argv[2], "w"))
-"""
-
-
-def test_tools_grammar_in_process_vllm_like_transformers(exported, vllm_python, in_process, trained_rows, tmp_path):
-    """``evaluate --backend vllm --structured_outputs tools``'s generator: ``vllm_generate_fn``
-    (vLLM's ``LLM`` in process, its CPU build in .venv-vllm) with each prompt's Lark text from
-    ``structured_renderer(..., grammar=answer_lark)`` gives the outputs and finish reasons that
-    llguidance over ``model.generate`` gives with the compiled grammars, on the trained rows and
-    BFCL rows."""
+def test_cli_backend_vllm_decodes_under_the_tools_grammar_like_transformers(
+    exported, vllm_python, in_process, tmp_path
+):
+    """``hammer-train evaluate EXPORT --backend vllm --structured_outputs tools``, run where vLLM is
+    (its CPU build in .venv-vllm; ``--vllm_kwargs`` for eager mode and a short context): every BFCL
+    row gets the prompt, output and finish reason that llguidance over ``model.generate`` gives in
+    process with the compiled grammar, hence the same scores; the grammar changes some of those
+    outputs (so vLLM applied it), and the results say how they were decoded."""
     pytest.importorskip("llguidance", reason="llguidance (the structured extra) is not installed")
     import os
 
     from hammer_train.evaluation.benchmarks import load_benchmark
     from hammer_train.evaluation.generate import chat_renderer, transformers_generate_fn
-    from hammer_train.evaluation.structured import answer_lark, structured_renderer
-    from hammer_train.prompts import format_answers
+    from hammer_train.evaluation.report import run_evaluation
+    from hammer_train.evaluation.structured import structured_renderer
+    from hammer_train.formats import bfcl_data_dir
 
-    model, tok = in_process
-    rows = [*trained_rows, *load_benchmark("bfcl_multiple", limit=3).examples]
-    render, lark_fn = structured_renderer(chat_renderer(tok), "tools", grammar=answer_lark)
-    prompts = [render(r) for r in rows]
-    job = {"model": str(exported[1].folder), "prompts": prompts, "max_new_tokens": 96}
-    job["grammars"] = [lark_fn(p) for p in prompts]
-    (tmp_path / "job.json").write_text(json.dumps(job))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    argv = [vllm_python, "-c", VLLM_IN_PROCESS, str(tmp_path / "job.json"), str(tmp_path / "out.json")]
+    names, out = ["bfcl_simple", "bfcl_multiple"], tmp_path / "vllm.json"
+    site = tmp_path / "site"  # .venv-vllm lacks bfcl-eval, whose data are found by package name
+    site.mkdir()
+    (site / "bfcl_eval").symlink_to(bfcl_data_dir().parent, target_is_directory=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{site}",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    argv = [vllm_python, "-m", "hammer_train.cli", "evaluate", str(exported[1].folder), "--backend", "vllm"]
+    argv += ["--structured_outputs", "tools", "--benchmarks", ",".join(names), "--limit", "3"]
+    argv += ["--max_new_tokens", "96", "--dtype", "float32", "--output", str(out)]
+    argv += ["--vllm_kwargs", '{"enforce_eager": true, "max_model_len": 2048}', "--predictions", f"{out}l"]
     done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    got = json.loads((tmp_path / "out.json").read_text())
+    served = json.loads(out.read_text())
+    assert served["meta"]["backend"] == "vllm" and served["meta"]["vllm_kwargs"]["enforce_eager"] is True
+    assert served["meta"]["decoding"] == "greedy, structured outputs tools (llguidance, vLLM's guidance backend)"
+    model, tok = in_process
     render, grammar_fn = structured_renderer(chat_renderer(tok), "tools")
-    assert [render(r) for r in rows] == prompts
-    local = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False, grammar_fn=grammar_fn)(prompts)
-    assert got == [[g, g.finish_reason] for g in local]
+    generate_fn = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False, grammar_fn=grammar_fn)
+    benches = [load_benchmark(n, limit=3) for n in names]
+    local = run_evaluation(benches, generate_fn, render, predictions_path=tmp_path / "local.jsonl")
+    rows = {}
+    for path in (f"{out}l", tmp_path / "local.jsonl"):
+        lines = map(json.loads, Path(path).read_text().splitlines())
+        rows[path] = [(r["benchmark"], r["index"], r["prompt"], r["output"], r["finish_reason"]) for r in lines]
+    assert rows[f"{out}l"] == rows[tmp_path / "local.jsonl"] and len(rows[f"{out}l"]) == 6
+    for name in names:
+        for key in ("hammer", "strict", "bfcl_ast", "format_errors", "cut_at_token_limit"):
+            assert served["benchmarks"][name][key] == local["benchmarks"][name][key], (name, key)
+    prompts = [r[2] for r in rows[f"{out}l"]]
     free = transformers_generate_fn(model, tok, max_new_tokens=96, log_every=False)(prompts)
-    assert free != local  # the grammar changes some output on these rows, so vLLM applied it
-    assert [got[0][0], got[1][0]] == [format_answers(rows[0].answers), "```\n[]\n```"]  # the rows it learned
+    assert free != [r[3] for r in rows[f"{out}l"]]
 
 
 def test_export_gguf_with_template_and_modelfile(exported, tmp_path, capsys):

@@ -211,17 +211,6 @@ def test_smollm2_generates_inside_the_grammar(shared_data, smollm2_path, constra
             assert tool is not None and set(call["arguments"]) <= {p.name for p in tool.parameters}, text
 
 
-def test_cli_backend_vllm_without_vllm_is_one_line(capsys):
-    """``--backend vllm`` (with or without ``--structured_outputs``) where vLLM is not installed:
-    a one-line usage error before anything loads, not an ImportError traceback."""
-    from hammer_train.cli.evaluate import main
-
-    if importlib.util.find_spec("vllm") is not None:
-        pytest.skip("vLLM is installed in this environment")
-    assert main(["--backend", "vllm", "--structured_outputs", "--benchmarks", "bfcl_simple", "some/model"]) == 2
-    assert "--backend vllm needs vLLM in this environment" in capsys.readouterr().err
-
-
 def test_vllm_request_field_is_the_in_process_grammar_as_lark():
     """What a vLLM request carries (Lark text) compiles to the very grammar the in-process
     constraint uses, from Tool objects or from the request's own tool dicts (OpenAI-wrapped or

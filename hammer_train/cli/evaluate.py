@@ -3,7 +3,7 @@
     hammer-train evaluate MODEL [--adapter DIR] --benchmarks sealtool,apibank_l1,bfcl_simple \\
         [--limit N] [--prompt_style hammer] [--batch_size 8] [--max_new_tokens 256] \\
         [--output results.json] [--predictions preds.jsonl] [--data_dir DIR] [--backend auto] \\
-        [--structured_outputs answer|tools]
+        [--structured_outputs answer|tools] [--vllm_kwargs JSON]
     hammer-train evaluate --backend openai --base_url http://127.0.0.1:8000/v1 --model NAME \\
         --benchmarks sealtool,bfcl_simple [--limit N] [--request_style hammer|openai] [--output results.json] \\
         [--structured_outputs answer|tools]
@@ -33,6 +33,7 @@ grammar is the Hammer answer (a fenced JSON list), so it suits a served hammer-t
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from ._common import UsageError, setup_logging, user_errors
@@ -96,7 +97,14 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "to calls of the row's tools and parameter names (tools): with llguidance in process (pip install "
         "hammer-train[structured]), or through vLLM's structured_outputs with --backend vllm or openai",
     )
-    p.add_argument("--dtype", default="auto", help="torch dtype for transformers (auto, float32, bfloat16...)")
+    p.add_argument(
+        "--vllm_kwargs",
+        help="--backend vllm: more vllm.LLM arguments as a JSON object, e.g. "
+        '\'{"gpu_memory_utilization": 0.8, "max_model_len": 4096, "enforce_eager": true}\'',
+    )
+    p.add_argument(
+        "--dtype", default="auto", help="weights' dtype in process, transformers or vLLM (auto, float32, bfloat16...)"
+    )
     p.add_argument(
         "--update_card",
         action="store_true",
@@ -129,7 +137,14 @@ def _generate_fn(args):
             from ..evaluation.structured import answer_lark, structured_renderer
 
             render, grammar_fn = structured_renderer(render, args.structured_outputs, grammar=answer_lark)
-        fn = vllm_generate_fn(path, adapter=args.adapter, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn)
+        fn = vllm_generate_fn(
+            path,
+            adapter=args.adapter,
+            max_new_tokens=args.max_new_tokens,
+            dtype=args.dtype,
+            grammar_fn=grammar_fn,
+            **args.vllm_kwargs,
+        )
         return fn, render, backend
     model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
     if torch.cuda.is_available():
@@ -194,6 +209,7 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
             )
     elif not args.model:
         raise UsageError("MODEL is required (or --merge / --list)")
+    args.vllm_kwargs = _vllm_kwargs(args)
     if args.backend == "vllm":
         from ..evaluation.vllm_backend import vllm_available
 
@@ -211,6 +227,22 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
     if unknown:
         raise UsageError(f"--benchmarks: unknown {unknown}; known: {', '.join(known)}")
     return names
+
+
+def _vllm_kwargs(args: argparse.Namespace) -> dict:
+    """``--vllm_kwargs`` as a dict (``{}`` when not given); a :class:`UsageError` naming the flag for
+    text that is not a JSON object, or for a backend other than ``vllm``."""
+    if args.vllm_kwargs is None:
+        return {}
+    if args.backend != "vllm":
+        raise UsageError("--vllm_kwargs needs --backend vllm")
+    try:
+        kwargs = json.loads(args.vllm_kwargs)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--vllm_kwargs: not JSON ({exc})") from None
+    if not isinstance(kwargs, dict):
+        raise UsageError(f"--vllm_kwargs: a JSON object of vllm.LLM arguments, not {type(kwargs).__name__}")
+    return kwargs
 
 
 def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
@@ -278,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "adapter": args.adapter,
         "prompt_style": args.prompt_style,
         "backend": backend,
+        **({"vllm_kwargs": args.vllm_kwargs} if backend == "vllm" else {}),
         "batch_size": args.batch_size,
         "max_new_tokens": args.max_new_tokens,
         "decoding": f"greedy, structured outputs {args.structured_outputs} (llguidance"
