@@ -6,7 +6,8 @@ loads)::
 
     {"meta": {"model", "adapter", "prompt_style", "max_new_tokens", "limit", "wall_seconds", ...},
      "benchmarks": {"sealtool": {"n", "subset", "source", "format_errors", "lenient_format_errors",
-                                 "cut_at_token_limit", "format_errors_cut", "hammer", "strict",
+                                 "cut_at_token_limit", "format_errors_cut", "gold_over_token_limit",
+                                 "hammer", "strict",
                                  "irrelevance", "bfcl_ast", "renamed_from", "shuffled_from",
                                  "generation_seconds", "failed_requests", "failures", "drop"}, ...}}
 
@@ -173,6 +174,7 @@ class BenchmarkResult(_Open):
     lenient_format_errors: int | None = None
     cut_at_token_limit: int | None = None  # outputs that stopped at the token limit (finish reason "length")
     format_errors_cut: int | None = None  # Hammer format errors among them
+    gold_over_token_limit: int | None = None  # gold answers longer than the limit, cut even when right
     hammer: F1Scores | None = None
     strict: StrictScores | None = None
     irrelevance: IrrelevanceScores | None = None
@@ -257,11 +259,13 @@ class Results(_Open):
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON layout (``failed_requests`` and ``failures`` always written, ``drop`` only when set)."""
+        """The JSON layout (``failed_requests`` and ``failures`` always written; ``drop`` and
+        ``gold_over_token_limit`` only when set)."""
         out = self.model_dump()
         for bench in out["benchmarks"].values():
-            if bench.get("drop") is None:
-                bench.pop("drop", None)
+            for key in ("drop", "gold_over_token_limit"):
+                if bench.get(key) is None:
+                    bench.pop(key, None)
         return out
 
     def save(self, path: str | Path, markdown: bool = True) -> tuple[Path, Path | None]:

@@ -108,6 +108,7 @@ _BENCHMARK_COLUMNS: dict[str, tuple[str, Callable[[str, BenchmarkResult], Any]]]
     "strict": ("strict F1 api / args", _scores("strict")),
     "format_errors": ("format errors (Hammer / lenient)", lambda name, b: (b.format_errors, b.lenient_format_errors)),
     "format_errors_cut": ("of which cut at the token limit", lambda name, b: b.format_errors_cut),
+    "gold_over_token_limit": ("gold answers over the token limit", lambda name, b: b.gold_over_token_limit),
     "hammer_format_errors": ("format errors", lambda name, b: b.format_errors),
     "fmt_err": ("fmt err", lambda name, b: b.format_errors),
     "irrelevance": ("irrelevance acc", lambda name, b: b.score("irrelevance", "irrelevance_accuracy")),
@@ -136,7 +137,8 @@ def benchmark_columns(
     ``irrelevance``, ``bfcl_ast``, ``acc``, ``drop``, ``headline_hammer``, ``headline_ast``,
     ``headline_irrelevance``), plus ``failed requests`` when some benchmark has a failed request,
     and after ``format_errors`` the Hammer format errors cut at the token limit
-    (``format_errors_cut``) when some benchmark counts them.
+    (``format_errors_cut``) when some benchmark counts them, then the gold answers longer than the
+    token limit (``gold_over_token_limit``) when some benchmark has any.
     A name that ``results`` lacks shows ``-`` in every column.
 
     Args:
@@ -151,6 +153,9 @@ def benchmark_columns(
     keys = list(keys) + (["failed_requests"] if any(b.failed_requests for b in benches) else [])
     if "format_errors" in keys and any(b.format_errors_cut is not None for b in benches):
         keys.insert(keys.index("format_errors") + 1, "format_errors_cut")
+    if "format_errors" in keys and any(b.gold_over_token_limit for b in benches):
+        after = "format_errors_cut" if "format_errors_cut" in keys else "format_errors"
+        keys.insert(keys.index(after) + 1, "gold_over_token_limit")
     out = []
     for key in keys:
         header, get = _BENCHMARK_COLUMNS[key]

@@ -373,6 +373,27 @@ def test_stub_model_is_perfect_on_sealtool():
 
 
 @requires_shared
+def test_gold_answers_over_the_token_limit_are_counted(smollm2_tokenizer):
+    """Two of the first 100 API-Bank L1 gold answers take 129 and 130 SmolLM2 tokens: at 128 new
+    tokens even a right answer is cut, and the results and their table say so; the column stays
+    out of tables where no gold answer is over the limit, and out of the results when not counted."""
+    from hammer_train.evaluation.report import gold_over_token_limit
+
+    def count(text: str) -> int:
+        return len(smollm2_tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    bench = load_benchmark("apibank_l1", limit=100)
+    assert [gold_over_token_limit(bench, count, n) for n in (128, 129, 130)] == [2, 1, 0]
+    res = run_evaluation([bench], _oracle(bench), RENDER, count_tokens=count, max_new_tokens=128)
+    assert res["benchmarks"]["apibank_l1"]["gold_over_token_limit"] == 2
+    assert "gold answers over the token limit" in results_table(res)
+    res = run_evaluation([bench], _oracle(bench), RENDER, count_tokens=count, max_new_tokens=130)
+    assert res["benchmarks"]["apibank_l1"]["gold_over_token_limit"] == 0
+    assert "gold answers over the token limit" not in results_table(res)
+    assert "gold_over_token_limit" not in run_evaluation([bench], _oracle(bench), RENDER)["benchmarks"]["apibank_l1"]
+
+
+@requires_shared
 @pytest.mark.parametrize("name", ["sealtool", "apibank_l1"])
 def test_renamed_hammer_sets(name):
     plain = load_benchmark(name, limit=30)

@@ -117,7 +117,7 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _generate_fn(args):
-    """(generate_fn, render_fn, backend) for the model."""
+    """(generate_fn, render_fn, backend, tokenizer) for the model."""
     import torch
 
     from ..evaluation.generate import chat_renderer, transformers_generate_fn
@@ -145,7 +145,7 @@ def _generate_fn(args):
             grammar_fn=grammar_fn,
             **args.vllm_kwargs,
         )
-        return fn, render, backend
+        return fn, render, backend, tokenizer
     model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
     if torch.cuda.is_available():
         model.to("cuda")
@@ -157,7 +157,7 @@ def _generate_fn(args):
     fn = transformers_generate_fn(
         model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn
     )
-    return fn, render, backend
+    return fn, render, backend, tokenizer
 
 
 def _environment() -> dict:
@@ -281,30 +281,14 @@ def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
     return 0
 
 
-@user_errors
-def main(argv: list[str] | None = None) -> int:
-    """``hammer-train evaluate``: 0, or 2 for a user's mistake (one line)."""
-    args = make_parser().parse_args(argv)
-    setup_logging()
-    from ..evaluation.benchmarks import BENCHMARKS, load_benchmark
-    from ..evaluation.report import results_table, run_evaluation, write_results
-
-    if args.list:
-        for name, loader in BENCHMARKS.items():
-            print(f"{name:24s} {loader.__doc__}")
-        return 0
-    if args.merge:
-        return _merge(args)
-    names = _check_arguments(args, list(BENCHMARKS))
-    # the data and the model are checked first: a missing file fails before the model loads
-    benches = [load_benchmark(b, limit=args.limit, data_dir=args.data_dir) for b in names]
-    if args.backend == "openai":
-        return _evaluate_endpoint(args, benches)
+def _evaluate_in_process(args: argparse.Namespace, benches: list) -> dict:
+    """transformers or vLLM in this process: load the model, generate, score; the results dict."""
     from ..checks import check_model
+    from ..evaluation.report import run_evaluation
 
     t0 = time.perf_counter()  # load time includes a first GGUF de-quantization, as before
     check_model(args.model, field="MODEL", error=UsageError)
-    generate_fn, render_fn, backend = _generate_fn(args)
+    generate_fn, render_fn, backend, tokenizer = _generate_fn(args)
     meta = {
         "model": args.model,
         "adapter": args.adapter,
@@ -321,9 +305,43 @@ def main(argv: list[str] | None = None) -> int:
         "load_seconds": round(time.perf_counter() - t0, 3),
         **_environment(),
     }
-    results = run_evaluation(
-        benches, generate_fn, render_fn, limit=args.limit, meta=meta, predictions_path=args.predictions
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return run_evaluation(
+        benches,
+        generate_fn,
+        render_fn,
+        limit=args.limit,
+        meta=meta,
+        predictions_path=args.predictions,
+        # the Hammer answer format is what the gold is written in; a native template writes its own
+        count_tokens=count_tokens if args.prompt_style == "hammer" else None,
+        max_new_tokens=args.max_new_tokens,
     )
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    """``hammer-train evaluate``: 0, or 2 for a user's mistake (one line)."""
+    args = make_parser().parse_args(argv)
+    setup_logging()
+    from ..evaluation.benchmarks import BENCHMARKS, load_benchmark
+    from ..evaluation.report import results_table, write_results
+
+    if args.list:
+        for name, loader in BENCHMARKS.items():
+            print(f"{name:24s} {loader.__doc__}")
+        return 0
+    if args.merge:
+        return _merge(args)
+    names = _check_arguments(args, list(BENCHMARKS))
+    # the data and the model are checked first: a missing file fails before the model loads
+    benches = [load_benchmark(b, limit=args.limit, data_dir=args.data_dir) for b in names]
+    if args.backend == "openai":
+        return _evaluate_endpoint(args, benches)
+    results = _evaluate_in_process(args, benches)
     output = args.output or "results.json"
     json_path, md_path = write_results(results, output)
     print(results_table(results))

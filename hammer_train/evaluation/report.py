@@ -12,6 +12,8 @@ MadeAgents/Hammer; layout: :class:`hammer_train.results.Results`):
   reason ``"length"``, as vLLM and OpenAI name it), and ``format_errors_cut``: Hammer format
   errors among them (an unfinished answer, most often a loop); both ``None`` when the generator
   gave no finish reasons (:class:`~.generate.Generation`);
+* ``gold_over_token_limit``: rows whose gold answer alone is longer than the token limit
+  (:func:`gold_over_token_limit`), which a right answer cannot fit; absent when not counted;
 * ``irrelevance``: :func:`~.metrics.irrelevance_accuracy`, when some gold is ``[]``;
 * ``bfcl_ast``: :func:`~.bfcl_ast.bfcl_ast_accuracy` for ``bfcl_*`` benchmarks;
 * ``drop`` (on a ``*_renamed`` or ``*_shuffled`` benchmark when its plain benchmark ran on the
@@ -27,11 +29,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..masking import InverseMap, unmask_calls
+from ..prompts import format_answers
 from ..results import DROP_KEYS, Results
 from ..tables import comparison_table
 from .benchmarks import Benchmark, load_benchmark
@@ -49,6 +52,7 @@ __all__ = [
     "NOT_OFFERED",
     "score_benchmark",
     "run_evaluation",
+    "gold_over_token_limit",
     "results_table",
     "write_results",
     "load_results",
@@ -209,6 +213,24 @@ def _generate_and_score(bench: Benchmark, prompts: list[str], generate_fn: Gener
     return outputs, res
 
 
+def gold_over_token_limit(bench: Benchmark, count_tokens: Callable[[str], int], max_new_tokens: int) -> int:
+    """How many rows of ``bench`` have a gold answer longer than the generation limit.
+
+    The answer is written as the model is trained to write it (:func:`hammer_train.prompts.format_answers`
+    of the row's answers as shown to the model, masked on a renamed benchmark) and tokenized alone.
+    Such a row is cut at the limit, a format error, even when the model writes the gold answer: on
+    the first 100 API-Bank L1 rows 2 gold answers take 129 and 130 SmolLM2 tokens, over the 128
+    new tokens of docs/quality.md (the Hammer authors decode 512, DESIGN.md). Meaningful for the
+    Hammer prompt style only.
+
+    Args:
+        bench: the benchmark.
+        count_tokens: ``count_tokens(text) -> int``, the model's tokenizer without special tokens.
+        max_new_tokens: the generation limit, in tokens.
+    """
+    return sum(count_tokens(format_answers(ex.answers)) > max_new_tokens for ex in bench.examples)
+
+
 def _write_predictions(pred_file: Any, bench: Benchmark, prompts: list[str], outputs: list[str]) -> None:
     """Append one JSON line per row (layout: :func:`run_evaluation`'s ``predictions_path``)."""
     _, parsed = map_back(bench, outputs)
@@ -237,6 +259,8 @@ def run_evaluation(
     data_dir: str | Path | None = None,
     meta: dict | None = None,
     predictions_path: str | Path | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+    max_new_tokens: int | None = None,
 ) -> dict:
     """Load, render, generate and score each benchmark in turn.
 
@@ -253,6 +277,8 @@ def run_evaluation(
             ``{"benchmark", "index", "id", "prompt", "output", "finish_reason" (``"stop"``,
             ``"length"`` or ``null``), "calls" (lenient parse, real names; ``null`` on a format
             error), "gold"}``.
+        count_tokens, max_new_tokens: when both are given, each benchmark also counts
+            :func:`gold_over_token_limit` (and a warning names the benchmarks that have any).
 
     Returns:
         ``{"meta": {...,"wall_seconds"}, "benchmarks": {name: score_benchmark(...) +
@@ -273,7 +299,17 @@ def run_evaluation(
         for item in benchmarks:
             bench = item if isinstance(item, Benchmark) else load_benchmark(item, limit=limit, data_dir=data_dir)
             prompts = [render_fn(ex) for ex in bench.examples]
-            outputs, out["benchmarks"][bench.name] = _generate_and_score(bench, prompts, generate_fn)
+            outputs, res = _generate_and_score(bench, prompts, generate_fn)
+            if count_tokens is not None and max_new_tokens is not None:
+                res["gold_over_token_limit"] = over = gold_over_token_limit(bench, count_tokens, max_new_tokens)
+                if over:
+                    logger.warning(
+                        "%s: %d gold answers are longer than %d tokens: cut there even when right",
+                        bench.name,
+                        over,
+                        max_new_tokens,
+                    )
+            out["benchmarks"][bench.name] = res
             if pred_file is not None:
                 _write_predictions(pred_file, bench, prompts, outputs)
     finally:
