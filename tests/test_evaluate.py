@@ -490,6 +490,7 @@ def test_smollm2_two_rows(tmp_path):
             ["--backend", "vllm", "--vllm_kwargs", "[1]"],
             "--vllm_kwargs: a JSON object of vllm.LLM arguments, not list",
         ),
+        (["--backend", "vllm", "--vllm_kwargs", '{"dtype": "half"}'], "--vllm_kwargs: 'dtype' is set by --dtype"),
         (["--backend", "vllm", "--structured_outputs"], "--backend vllm needs vLLM in this environment"),
     ],
 )

