@@ -231,7 +231,8 @@ def _check_arguments(args: argparse.Namespace, known: list[str]) -> list[str]:
 
 def _vllm_kwargs(args: argparse.Namespace) -> dict:
     """``--vllm_kwargs`` as a dict (``{}`` when not given); a :class:`UsageError` naming the flag for
-    text that is not a JSON object, or for a backend other than ``vllm``."""
+    text that is not a JSON object, for a backend other than ``vllm``, or for a key that another
+    flag sets (:data:`_VLLM_SET_BY`)."""
     if args.vllm_kwargs is None:
         return {}
     if args.backend != "vllm":
