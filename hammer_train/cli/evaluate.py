@@ -132,11 +132,18 @@ def _generate_fn(args):
 
         path = resolve_model(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.adapter if args.adapter else path)
-        render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
-        if args.structured_outputs:
-            from ..evaluation.structured import answer_lark, structured_renderer
+    else:
+        model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
+        if torch.cuda.is_available():
+            model.to("cuda")
+    render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
+    if args.structured_outputs:
+        from ..evaluation.structured import answer_grammar, answer_lark, structured_renderer
 
-            render, grammar_fn = structured_renderer(render, args.structured_outputs, grammar=answer_lark)
+        # vLLM reads the Lark text; llguidance in process takes the compiled grammar
+        grammar = answer_lark if backend == "vllm" else answer_grammar
+        render, grammar_fn = structured_renderer(render, args.structured_outputs, grammar=grammar)
+    if backend == "vllm":
         fn = vllm_generate_fn(
             path,
             adapter=args.adapter,
@@ -145,18 +152,10 @@ def _generate_fn(args):
             grammar_fn=grammar_fn,
             **args.vllm_kwargs,
         )
-        return fn, render, backend, tokenizer
-    model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
-    if torch.cuda.is_available():
-        model.to("cuda")
-    render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
-    if args.structured_outputs:
-        from ..evaluation.structured import structured_renderer
-
-        render, grammar_fn = structured_renderer(render, args.structured_outputs)
-    fn = transformers_generate_fn(
-        model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn
-    )
+    else:
+        fn = transformers_generate_fn(
+            model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn
+        )
     return fn, render, backend, tokenizer
 
 
