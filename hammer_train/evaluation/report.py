@@ -299,9 +299,9 @@ def run_evaluation(
         for item in benchmarks:
             bench = item if isinstance(item, Benchmark) else load_benchmark(item, limit=limit, data_dir=data_dir)
             prompts = [render_fn(ex) for ex in bench.examples]
-            outputs, res = _generate_and_score(bench, prompts, generate_fn)
+            over = None  # counted before generating, so the warning comes before the long part
             if count_tokens is not None and max_new_tokens is not None:
-                res["gold_over_token_limit"] = over = gold_over_token_limit(bench, count_tokens, max_new_tokens)
+                over = gold_over_token_limit(bench, count_tokens, max_new_tokens)
                 if over:
                     logger.warning(
                         "%s: %d gold answers are longer than %d tokens: cut there even when right",
@@ -309,6 +309,9 @@ def run_evaluation(
                         over,
                         max_new_tokens,
                     )
+            outputs, res = _generate_and_score(bench, prompts, generate_fn)
+            if over is not None:
+                res["gold_over_token_limit"] = over
             out["benchmarks"][bench.name] = res
             if pred_file is not None:
                 _write_predictions(pred_file, bench, prompts, outputs)
