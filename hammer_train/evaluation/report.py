@@ -227,6 +227,10 @@ def gold_over_token_limit(bench: Benchmark, count_tokens: Callable[[str], int], 
         bench: the benchmark.
         count_tokens: ``count_tokens(text) -> int``, the model's tokenizer without special tokens.
         max_new_tokens: the generation limit, in tokens.
+
+    Returns:
+        The number of such rows, ``0 <= n <= len(bench)``. Raises nothing of its own; a row
+        without answers (``[]``) takes the few tokens of the fenced empty list.
     """
     return sum(count_tokens(format_answers(ex.answers)) > max_new_tokens for ex in bench.examples)
 
