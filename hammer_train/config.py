@@ -201,7 +201,8 @@ class HammerArguments:
         default=None,
         init=False,
         metadata={
-            "help": "Not a recipe key: set by parse_recipe when the recipe says bf16: auto, to what it resolved "
+            "help": "Not a recipe key: set by parse_recipe when the recipe says bf16: auto (or sets neither bf16 "
+            "nor fp16), to what it resolved "
             "and why (hammer_train.precision.Bf16Choice.to_dict())."
         },
     )
@@ -351,13 +352,15 @@ def parse_recipe(argv: list[str] | None = None):
         argv: ``["recipes/x.yaml", "--learning_rate", "1e-4", ...]``; the recipe is a YAML path or
             the name of a shipped recipe (``"smollm2-135m"``, see
             :mod:`hammer_train.shipped_recipes`), and may also be given as ``--config x.yaml``;
-            defaults to ``sys.argv[1:]``. ``bf16: auto`` (YAML or ``--bf16 auto``) is resolved for
-            this machine first (:func:`hammer_train.precision.resolve_bf16_auto`: CUDA bf16
-            support, or the CPU's ``avx512_bf16`` / ``amx_bf16``).
+            defaults to ``sys.argv[1:]``. ``bf16: auto`` (YAML or ``--bf16 auto``; also what a
+            recipe setting neither ``bf16`` nor ``fp16`` gets) is resolved for this machine first
+            (:func:`hammer_train.precision.resolve_bf16_auto`: CUDA bf16 support, or the CPU's
+            ``avx512_bf16`` / ``amx_bf16``).
 
     Returns:
         ``(hammer_args, sft_config, model_config)``; with ``bf16: auto``, ``hammer_args.bf16_auto``
-        holds ``{"requested": "auto", "bf16": bool, "device": str, "reason": str}`` (None otherwise).
+        holds ``{"requested": "auto" | "unset", "bf16": bool, "device": str, "reason": str}``
+        (None where the recipe set ``bf16`` or ``fp16``).
 
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
@@ -381,6 +384,12 @@ def parse_recipe(argv: list[str] | None = None):
                 s[2:] for s in msg.split("[", 1)[1].split("]")[0].replace("'", "").split(", ") if s.startswith("--")
             ]
             raise RecipeError(f"unknown recipe key(s): {keys}") from None
+        if "doesn't support bf16" in msg:  # TrainingArguments: bf16 true, no bf16 GPU, use_cpu false
+            raise RecipeError(
+                "bf16: true needs a CUDA device with bf16 (Ampere or later) or use_cpu: true, and this machine "
+                "has no such device: set bf16: auto (bf16 where the hardware has it, fp32 elsewhere), "
+                "bf16: false, or use_cpu: true"
+            ) from None
         raise RecipeError(msg) from None
     if not model_config.model_name_or_path:
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")

@@ -1,7 +1,10 @@
 """``bf16: auto``: bf16 mixed precision where the training device computes in bf16, fp32 elsewhere.
 
-A recipe may say ``bf16: auto`` (in the YAML or as ``--bf16 auto``). TRL's ``SFTConfig.bf16`` is a
-bool, so :func:`resolve_bf16_auto` turns ``auto`` into ``true`` or ``false`` before the recipe is
+A recipe may say ``bf16: auto`` (in the YAML or as ``--bf16 auto``); a recipe that sets neither
+``bf16`` nor ``fp16`` gets ``auto`` too (TRL's ``SFTConfig`` would default to ``bf16: true``, which
+``TrainingArguments`` refuses on a machine without a bf16 GPU unless ``use_cpu`` is set, and which a
+CPU without bf16 instructions emulates, several times slower than fp32). TRL's ``SFTConfig.bf16`` is
+a bool, so :func:`resolve_bf16_auto` turns ``auto`` into ``true`` or ``false`` before the recipe is
 parsed (``hammer_train.config.parse_recipe`` calls it), and returns the decision with its reason:
 
 * training on a CUDA device: ``torch.cuda.is_bf16_supported()`` (Ampere and later);
@@ -14,7 +17,7 @@ parsed (``hammer_train.config.parse_recipe`` calls it), and returns the decision
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +38,18 @@ class Bf16Choice:
         bf16: the value given to ``SFTConfig.bf16``.
         device: ``"cpu"``, ``"cuda"`` or another accelerator's torch device type: what was checked.
         reason: one sentence naming what was checked and found.
+        requested: ``"auto"`` when the recipe or command line said so, ``"unset"`` when neither set
+            ``bf16`` nor ``fp16`` (resolved as ``auto``).
     """
 
     bf16: bool
     device: str
     reason: str
+    requested: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"requested": "auto", "bf16": bool, "device": str, "reason": str}`` for a report or log."""
-        return {"requested": "auto", **asdict(self)}
+        """``{"requested": "auto" | "unset", "bf16": bool, "device": str, "reason": str}`` for a report or log."""
+        return {"requested": self.requested, "bf16": self.bf16, "device": self.device, "reason": self.reason}
 
 
 def cpu_bf16_flags(cpuinfo: str) -> list[str]:
@@ -155,8 +161,9 @@ def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], B
 
     Returns:
         ``(argv, choice)``: ``argv`` with ``--bf16 true|false`` in place of ``auto`` (appended when
-        ``auto`` came from the YAML, so it overrides the YAML's default); ``choice`` is None when
-        the recipe did not ask for ``auto`` (``argv`` is then returned unchanged).
+        ``auto`` came from the YAML or from neither setting ``bf16`` nor ``fp16``, so it overrides
+        TRL's default); ``choice`` is None when the recipe set ``bf16`` to a value, or set ``fp16``
+        (``argv`` is then returned unchanged). ``choice.requested`` is ``"unset"`` for the default.
     """
     import yaml
 
@@ -168,14 +175,20 @@ def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], B
             loaded = yaml.safe_load(path.read_text())
             config = loaded if isinstance(loaded, dict) else {}
     cli = _cli_value(argv, "bf16")
+    requested = "auto"
     if cli is not None:
         if cli[2].strip().lower() != "auto":
             return argv, None
-    elif str(config.get("bf16", "")).strip().lower() != "auto":
+    elif config.get("bf16") is None:
+        fp16 = _cli_value(argv, "fp16")
+        if _truthy(fp16[2] if fp16 is not None else config.get("fp16", False)):
+            return argv, None  # fp16 asked for: TRL then sets bf16 false
+        requested = "unset"
+    elif str(config["bf16"]).strip().lower() != "auto":
         return argv, None
     use_cpu_cli = _cli_value(argv, "use_cpu")
     use_cpu = _truthy(use_cpu_cli[2] if use_cpu_cli is not None else config.get("use_cpu", False))
-    choice = detect(use_cpu)
+    choice = replace(detect(use_cpu), requested=requested)
     resolved = ["--bf16", "true" if choice.bf16 else "false"]
     if cli is not None:
         argv[cli[0] : cli[1]] = resolved

@@ -206,7 +206,8 @@ def _build_datasets(tokenizer: Any, hammer_args: HammerArguments, sft_config: An
         )
     if hammer_args.bf16_auto is not None:  # bf16: auto, resolved by parse_recipe for this machine
         report.settings["bf16_auto"] = hammer_args.bf16_auto
-        logger.info("bf16: auto -> %s (%s)", hammer_args.bf16_auto["bf16"], hammer_args.bf16_auto["reason"])
+        choice = hammer_args.bf16_auto
+        logger.info("bf16: %s -> %s (%s)", choice["requested"], choice["bf16"], choice["reason"])
     logger.info("data report: %s", report.to_json())
     return train_ds, eval_ds, report, epoch_tensor
 

@@ -3,12 +3,14 @@ resolving ``auto`` (YAML or command line) into ``SFTConfig.bf16`` with the reaso
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from hammer_train import precision
-from hammer_train.config import parse_recipe
+from hammer_train.cli import main as cli
+from hammer_train.config import RecipeError, parse_recipe
 from hammer_train.precision import Bf16Choice, bf16_choice, cpu_bf16_flags, resolve_bf16_auto
 
 
@@ -128,3 +130,68 @@ def test_this_machine(tmp_path):
     text = precision.CPUINFO.read_text() if precision.CPUINFO.is_file() else None
     assert s.bf16 is bool(text and cpu_bf16_flags(text))
     assert h.bf16_auto["bf16"] is s.bf16
+
+
+@pytest.mark.parametrize(("cpuinfo", "expected"), [(EPYC_BF16, True), (EPYC_AVX2, False)])
+def test_a_recipe_without_bf16_or_fp16_gets_auto(tmp_path, machine, cpuinfo, expected):
+    """TRL's SFTConfig defaults to bf16: true, which a CPU without bf16 instructions emulates (slower
+    than fp32) and TrainingArguments refuses without a bf16 GPU unless use_cpu is set; unset means auto."""
+    machine(cpuinfo)
+    h, s, _ = parse_recipe([_recipe(tmp_path, "")])
+    assert s.bf16 is expected
+    assert h.bf16_auto["requested"] == "unset" and h.bf16_auto["bf16"] is expected and h.bf16_auto["device"] == "cpu"
+
+
+def test_fp16_leaves_bf16_to_trl(tmp_path):
+    def detect(use_cpu):
+        raise AssertionError("bf16 is not decided where the recipe asks for fp16")
+
+    argv = ["--config", _recipe(tmp_path, "fp16: true\n")]
+    assert resolve_bf16_auto(argv, detect=detect) == (argv, None)
+    argv = ["--config", _recipe(tmp_path, ""), "--fp16", "true"]
+    assert resolve_bf16_auto(argv, detect=detect) == (argv, None)
+
+
+def _no_bf16_gpu() -> bool:
+    import torch
+
+    return not (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+@pytest.mark.skipif(not _no_bf16_gpu(), reason="this machine has a bf16 GPU, where bf16: true is valid")
+def test_bf16_true_without_a_bf16_gpu_is_one_recipe_error(tmp_path):
+    """hammer7b's bf16: true on a machine without a bf16 GPU: our message names the field and the fixes
+    (TrainingArguments' own asks only for use_cpu)."""
+    recipe = tmp_path / "gpu.yaml"
+    recipe.write_text(RECIPE.replace("use_cpu: true\n", "") + "bf16: true\n")
+    with pytest.raises(RecipeError, match=r"^bf16: true needs a CUDA device with bf16 .* set bf16: auto"):
+        parse_recipe([str(recipe)])
+    assert parse_recipe([str(recipe), "--use_cpu", "true"])[1].bf16 is True
+
+
+@pytest.mark.skipif(not _no_bf16_gpu(), reason="this machine has a bf16 GPU, where bf16: true is valid")
+def test_prepare_data_of_a_bf16_gpu_recipe_runs_without_a_gpu(tmp_path, capsys):
+    """The rows do not depend on the device: prepare-data parses the recipe as on a CPU."""
+    rows = tmp_path / "rows.json"
+    tool = {
+        "name": "get_weather",
+        "description": "Weather.",
+        "parameters": {"city": {"type": "str", "description": "City."}},
+    }
+    rows.write_text(
+        json.dumps(
+            [
+                {
+                    "query": "Weather in Paris?",
+                    "tools": [tool],
+                    "answers": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+                }
+            ]
+        )
+    )
+    recipe = tmp_path / "gpu.yaml"
+    recipe.write_text(
+        f"model_name_or_path: some-org/tiny-model\nbf16: true\nirrelevance_ratio: 0.0\nsources:\n  - {{format: xlam, path: {rows}}}\n"
+    )
+    assert cli(["prepare-data", str(recipe), "--report"]) == 0
+    assert json.loads(capsys.readouterr().out)["final_rows"] == 1

@@ -2,7 +2,8 @@
 
     hammer-train prepare-data RECIPE --report [--tokenize] [--save_rows rows.jsonl] [--field value ...]
 
-Without ``--tokenize`` no model is loaded: the report covers reading, drops by reason, irrelevance
+The rows do not depend on the device, so the recipe is parsed as on a CPU (``--use_cpu true``): a
+GPU recipe's data can be prepared on a machine without a GPU. Without ``--tokenize`` no model is loaded: the report covers reading, drops by reason, irrelevance
 mixing and masking. With ``--tokenize`` the recipe's tokenizer is loaded and the report adds
 token-length percentiles, rows dropped as too long, and the padding share. A source that gives no
 rows is a warning in the report (``warnings``) and on stderr.
@@ -59,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import parse_recipe
     from ..data import build_dataset
 
-    hammer_args, sft_config, model_config = parse_recipe(rest)
+    # the rows do not depend on the device: parse as on a CPU, so a bf16 GPU recipe prepares its
+    # data on a machine without a GPU (as hammer-train sweep validates recipes for other machines)
+    hammer_args, sft_config, model_config = parse_recipe([*rest, "--use_cpu", "true"])
     tokenizer = None
     if own.tokenize:
         from transformers import AutoTokenizer
