@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import requires_bfcl
+from conftest import SMOLLM2, requires_bfcl
 
 from hammer_train.endpoint import EndpointConfig
 from hammer_train.evaluation.benchmarks import Benchmark
@@ -229,3 +229,47 @@ def test_cli_backend_openai_writes_results_with_failures(server, tmp_path, capsy
     assert res.n == 0 and res.failed_requests == 3 and {f.reason.split(":")[0] for f in res.failures} == {"connection"}
     assert main([*argv[:2], "--benchmarks", "bfcl_simple"]) == 2  # no --model
     assert "--model is required" in capsys.readouterr().err
+
+
+@requires_bfcl
+def test_cli_backend_openai_counts_gold_answers_over_the_limit_with_a_tokenizer(
+    server, tmp_path, capsys, smollm2_path, smollm2_tokenizer
+):
+    """``--tokenizer`` gives the endpoint run the in-process count of gold answers longer than
+    ``--max_new_tokens`` (the served model's tokenizer, here SmolLM2's: from its GGUF or its
+    folder); a style whose answers are not in the Hammer format, or a tokenizer that does not
+    load, is a one-line error before any request."""
+    from hammer_train.cli.evaluate import main
+    from hammer_train.evaluation.benchmarks import load_benchmark
+    from hammer_train.evaluation.report import gold_over_token_limit
+    from hammer_train.results import Results
+
+    base_url, log = server
+    bench = load_benchmark("bfcl_simple", limit=10)
+    lengths = sorted(len(smollm2_tokenizer(g, add_special_tokens=False)["input_ids"]) for g in _gold_texts(bench))
+    limit = lengths[len(lengths) // 2]  # about half the gold answers are longer
+    expected = gold_over_token_limit(bench, _counter(smollm2_tokenizer), limit)
+    assert 0 < expected < 10
+    argv = ["--backend", "openai", "--model", "scripted", "--base_url", base_url, "--benchmarks", "bfcl_simple"]
+    argv += ["--limit", "10", "--max_new_tokens", str(limit)]
+    for tokenizer in (SMOLLM2, smollm2_path):
+        out = tmp_path / "counted.json"
+        assert main([*argv, "--tokenizer", tokenizer, "--output", str(out)]) == 0
+        assert Results.load(out).benchmarks["bfcl_simple"].gold_over_token_limit == expected
+        assert "gold answers over the token limit" in (tmp_path / "counted.md").read_text()
+    requests = len(log.read_text().splitlines())
+    assert main([*argv, "--tokenizer", SMOLLM2, "--request_style", "openai"]) == 2
+    assert "--request_style hammer" in capsys.readouterr().err
+    assert main([*argv, "--tokenizer", str(tmp_path / "nowhere")]) == 2
+    assert "--tokenizer" in capsys.readouterr().err
+    assert len(log.read_text().splitlines()) == requests  # nothing was sent for the two mistakes
+
+
+def _counter(tokenizer):
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _gold_texts(bench: Benchmark) -> list[str]:
+    from hammer_train.prompts import format_answers
+
+    return [format_answers(ex.answers) for ex in bench.examples]

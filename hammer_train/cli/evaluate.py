@@ -35,6 +35,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from ._common import UsageError, setup_logging, user_errors
 
@@ -88,6 +90,11 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "standard roles and JSON-schema tools (other models, hosted APIs)",
     )
     e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
+    e.add_argument(
+        "--tokenizer",
+        help="the served model's tokenizer (an export or adapter folder, a GGUF, a hub id) to count the gold "
+        "answers longer than --max_new_tokens, as in process; request style hammer only",
+    )
     p.add_argument(
         "--structured_outputs",
         nargs="?",
@@ -258,6 +265,40 @@ _VLLM_SET_BY = {
 """``vllm.LLM`` arguments (and sampling fields) that other flags of ``evaluate`` set."""
 
 
+def _token_counter(tokenizer) -> Callable[[str], int]:
+    """``text -> number of tokens`` (no special tokens): how many new tokens an answer needs."""
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count_tokens
+
+
+def _endpoint_token_counter(args: argparse.Namespace) -> Callable[[str], int] | None:
+    """``--tokenizer``'s counter for ``--backend openai``, loaded before any request; None without it.
+
+    Raises:
+        UsageError: ``--tokenizer`` with ``--request_style openai`` (the server's own tool-call
+            format, not the Hammer answer the gold is written in), or a tokenizer that does not load.
+    """
+    if not args.tokenizer:
+        return None
+    if args.request_style != "hammer":
+        raise UsageError(
+            "--tokenizer counts gold answers in the Hammer answer format: use it with --request_style hammer"
+        )
+    from transformers import AutoTokenizer
+
+    from ..modeling import resolve_model
+
+    path = Path(args.tokenizer).expanduser()
+    try:  # an adapter or export folder holds the tokenizer without (or beside) a config.json
+        source = str(path) if (path / "tokenizer_config.json").is_file() else resolve_model(args.tokenizer)
+        return _token_counter(AutoTokenizer.from_pretrained(source))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--tokenizer {args.tokenizer}: {exc}") from None
+
+
 def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
     """``--backend openai``: score the endpoint on the loaded benchmarks and write the results."""
     from ..endpoint import EndpointConfig
@@ -276,6 +317,7 @@ def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    count_tokens = _endpoint_token_counter(args)
     meta = {"limit": args.limit, "max_new_tokens": args.max_new_tokens, "decoding": "greedy"}
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     results = evaluate_endpoint(
@@ -287,6 +329,7 @@ def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
         meta=meta,
         predictions_path=args.predictions,
         structured_outputs=args.structured_outputs,
+        count_tokens=count_tokens,
     )
     json_path, md_path = write_results(results, args.output or "results.json")
     print(results_table(results))
@@ -318,10 +361,6 @@ def _evaluate_in_process(args: argparse.Namespace, benches: list) -> dict:
         "load_seconds": round(time.perf_counter() - t0, 3),
         **_environment(),
     }
-
-    def count_tokens(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
     return run_evaluation(
         benches,
         generate_fn,
@@ -330,7 +369,7 @@ def _evaluate_in_process(args: argparse.Namespace, benches: list) -> dict:
         meta=meta,
         predictions_path=args.predictions,
         # the Hammer answer format is what the gold is written in; a native template writes its own
-        count_tokens=count_tokens if args.prompt_style == "hammer" else None,
+        count_tokens=_token_counter(tokenizer) if args.prompt_style == "hammer" else None,
         max_new_tokens=args.max_new_tokens,
     )
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,7 @@ def evaluate_endpoint(
     progress: bool = True,
     endpoint: ChatEndpoint | None = None,
     structured_outputs: str | None = None,
+    count_tokens: Callable[[str], int] | None = None,
 ) -> dict:
     """Score an OpenAI-compatible endpoint on benchmarks: the results of
     :func:`~.report.run_evaluation`, plus ``failed_requests`` and ``failures`` per benchmark.
@@ -301,6 +302,9 @@ def evaluate_endpoint(
         structured_outputs: ``None``, or a mode of :data:`.structured.MODES`: each request asks a
             vLLM server to decode under the row's answer grammar (:func:`row_request`); recorded
             in ``meta``.
+        count_tokens: the served model's ``text -> token count``; with it (request style
+            ``hammer``, whose answer format the gold is written in) each benchmark also gets
+            ``gold_over_token_limit`` (:func:`~.report.gold_over_token_limit` at ``max_tokens``).
 
     Returns:
         The results dict (``{"meta", "benchmarks": {name: {..., "generation_seconds",
@@ -345,7 +349,16 @@ def evaluate_endpoint(
         if structured_outputs
         else "greedy",
     }
-    results = run_evaluation(scored, generate, render, limit=limit, meta=run_meta, predictions_path=predictions_path)
+    results = run_evaluation(
+        scored,
+        generate,
+        render,
+        limit=limit,
+        meta=run_meta,
+        predictions_path=predictions_path,
+        count_tokens=count_tokens if style == "hammer" else None,
+        max_new_tokens=max_tokens,
+    )
     for name, extra in extras.items():
         results["benchmarks"][name].update(extra)
     results["meta"]["usage"] = endpoint.usage.to_dict()
