@@ -1,5 +1,5 @@
-"""Checks run before anything heavy loads: the model a recipe names exists, and a checkpoint to
-resume from is complete. Each failure is a :class:`~hammer_train.config.RecipeError` naming the
+"""Checks run before anything heavy loads: the model a recipe names exists, a checkpoint to
+resume from is complete, and the training values are in range. Each failure is a :class:`~hammer_train.config.RecipeError` naming the
 recipe field and the file at fault, so that a command ends with one line instead of a traceback
 minutes into a run.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import RecipeError
 
 
-__all__ = ["check_model", "check_checkpoint", "check_safetensors"]
+__all__ = ["check_checkpoint", "check_model", "check_safetensors", "check_training_values"]
 
 TRAINER_STATE = "trainer_state.json"
 """What ``transformers.Trainer`` writes into every checkpoint folder."""
@@ -117,3 +117,39 @@ def check_checkpoint(folder: str | Path, field: str = "resume_from_checkpoint") 
         raise RecipeError(f"{field}: {path} holds no adapter ({_ADAPTER_WEIGHTS[0]}) and no model weights")
     check_safetensors(path, field)
     return path
+
+
+def _in_range(name: str, value, ok: bool, expected: str) -> None:
+    if not ok:
+        raise RecipeError(f"{name} must be {expected}, got {value!r}")
+
+
+def check_training_values(sft_config, model_config) -> None:
+    """Range checks of the TRL / PEFT fields that ``TrlParser`` parses without checking, and that
+    would otherwise fail after the model has loaded (PEFT's LoRA layers, torch's optimizer and data
+    loader, numpy's seeding), or train nothing.
+
+    Args:
+        sft_config: the recipe's ``trl.SFTConfig``.
+        model_config: the recipe's ``trl.ModelConfig``.
+
+    Raises:
+        RecipeError: the first field out of range, named with its value: ``lora_r`` < 1,
+            ``lora_alpha`` <= 0, ``lora_dropout`` outside [0, 1) (with ``use_peft``);
+            ``learning_rate`` or ``weight_decay`` < 0; ``per_device_train_batch_size``,
+            ``gradient_accumulation_steps`` or ``max_length`` < 1; ``num_train_epochs`` <= 0
+            without ``max_steps``; ``seed`` outside [0, 2**32).
+    """
+    s, m = sft_config, model_config
+    if m.use_peft:
+        _in_range("lora_r", m.lora_r, m.lora_r >= 1, "an integer >= 1")
+        _in_range("lora_alpha", m.lora_alpha, m.lora_alpha > 0, "> 0")
+        _in_range("lora_dropout", m.lora_dropout, 0 <= m.lora_dropout < 1, "in [0, 1)")
+    _in_range("learning_rate", s.learning_rate, s.learning_rate >= 0, ">= 0")
+    _in_range("weight_decay", s.weight_decay, s.weight_decay >= 0, ">= 0")
+    for name in ("per_device_train_batch_size", "gradient_accumulation_steps"):
+        _in_range(name, getattr(s, name), getattr(s, name) >= 1, ">= 1")
+    _in_range("max_length", s.max_length, s.max_length is None or s.max_length >= 1, ">= 1 (or null: no limit)")
+    if s.max_steps <= 0:  # transformers trains num_train_epochs epochs unless max_steps > 0
+        _in_range("num_train_epochs", s.num_train_epochs, s.num_train_epochs > 0, "> 0 (or set max_steps > 0)")
+    _in_range("seed", s.seed, 0 <= s.seed < 2**32, "in [0, 2**32)")

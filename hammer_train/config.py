@@ -365,7 +365,8 @@ def parse_recipe(argv: list[str] | None = None):
     Raises:
         RecipeError: unknown key (named), missing model, a value out of range (field named),
             recipe file not found, not UTF-8 (byte named), not YAML (line and column named).
-            A length curriculum that cannot run (:func:`hammer_train.curriculum.check_length_curriculum`).
+            A training value out of range (:func:`hammer_train.checks.check_training_values`). A
+            length curriculum that cannot run (:func:`hammer_train.curriculum.check_length_curriculum`).
             Raised before any model or data is loaded.
     """
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
@@ -395,8 +396,10 @@ def parse_recipe(argv: list[str] | None = None):
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")
     if not hammer_args.sources:
         raise RecipeError("sources is required: at least one training data source")
+    from .checks import check_training_values
     from .curriculum import check_length_curriculum
 
+    check_training_values(sft_config, model_config)
     check_length_curriculum(hammer_args, sft_config)
     hammer_args.bf16_auto = bf16_auto.to_dict() if bf16_auto is not None else None
     return hammer_args, sft_config, model_config

@@ -2,6 +2,7 @@
 with a message naming the field (before any model or data loads)."""
 
 import dataclasses
+import re
 import string
 from pathlib import Path
 
@@ -80,6 +81,32 @@ def test_unknown_key_in_source_is_named(tmp_path):
 def test_irrelevance_ratio_outside_range(tmp_path, ratio):
     with pytest.raises(RecipeError, match="irrelevance_ratio"):
         parse_recipe([_write(tmp_path, BASE), "--irrelevance_ratio", ratio])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lora_r", "0"], "lora_r must be an integer >= 1, got 0"),
+        (["--lora_alpha", "-1"], "lora_alpha must be > 0"),
+        (["--lora_dropout", "1.0"], "lora_dropout must be in [0, 1)"),
+        (["--learning_rate", "-0.0001"], "learning_rate must be >= 0"),
+        (["--weight_decay", "-0.01"], "weight_decay must be >= 0"),
+        (["--per_device_train_batch_size", "0"], "per_device_train_batch_size must be >= 1"),
+        (["--gradient_accumulation_steps", "0"], "gradient_accumulation_steps must be >= 1"),
+        (["--max_length", "0"], "max_length must be >= 1"),
+        (["--num_train_epochs", "0"], "num_train_epochs must be > 0 (or set max_steps > 0)"),
+        (["--seed", "-1"], "seed must be in [0, 2**32)"),
+    ],
+)
+def test_training_values_out_of_range_are_named_before_loading(tmp_path, flags, message):
+    """TrlParser takes these values unchecked; each would fail only after the model loaded (PEFT's
+    LoRA layers, torch's optimizer and data loader, numpy's seeding) or train nothing."""
+    recipe = _write(tmp_path, BASE + "use_peft: true\n")
+    with pytest.raises(RecipeError, match=re.escape(message)):
+        parse_recipe([recipe, *flags])
+    # the bounds themselves are valid; epochs do not matter where max_steps is set
+    parse_recipe([recipe, "--lora_dropout", "0", "--learning_rate", "0", "--seed", str(2**32 - 1)])
+    parse_recipe([recipe, "--num_train_epochs", "0", "--max_steps", "3"])
 
 
 def test_missing_model(tmp_path):
