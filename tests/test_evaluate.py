@@ -504,3 +504,24 @@ def test_cli_vllm_arguments_are_one_line_errors(argv, message, capsys):
     assert main([*argv, "--benchmarks", "bfcl_simple", "some/model"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--limit", "0"], "argument --limit: must be >= 1, got 0"),
+        (["--limit", "-1"], "argument --limit: must be >= 1, got -1"),
+        (["--max_new_tokens", "0"], "argument --max_new_tokens: must be >= 1, got 0"),
+        (["--batch_size", "two"], "argument --batch_size: expected an integer >= 1, got 'two'"),
+    ],
+)
+def test_cli_counts_below_one_are_usage_errors(argv, message, capsys):
+    """A limit, a batch or a token budget below 1 ends at argparse, before anything loads (it was a
+    ValueError traceback from the benchmark loader or the generator, or, for --limit 0, a results
+    file of nothing)."""
+    from hammer_train.cli.evaluate import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--benchmarks", "bfcl_simple", "some/model"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

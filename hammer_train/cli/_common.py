@@ -8,6 +8,7 @@ traceback. ``HAMMER_TRAIN_TRACEBACK=1`` shows the traceback of a user's mistake 
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import os
@@ -21,7 +22,7 @@ from ..schema import DataError
 from ..serve import ServerError
 
 
-__all__ = ["UsageError", "USER_ERRORS", "user_errors", "error_line", "setup_logging"]
+__all__ = ["UsageError", "USER_ERRORS", "error_line", "positive_int", "setup_logging", "user_errors"]
 
 
 class UsageError(ValueError):
@@ -39,6 +40,23 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # a missing or unreadable file or folder, a model not on the Hub, a full disk
 )
 """What ends as one line with exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` of a count, a size or a limit: an integer >= 1.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not an integer, or is below 1 (argparse prints it
+            as one usage line naming the flag, exit status 2).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
 
 _KINDS = ((RecipeError, "recipe error"), (DataError, "data error"), (SourceError, "data error"))
 

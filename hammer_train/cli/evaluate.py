@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ._common import UsageError, setup_logging, user_errors
+from ._common import UsageError, positive_int, setup_logging, user_errors
 
 
 __all__ = ["make_parser", "main"]
@@ -54,10 +54,10 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", help="model: hub id, folder, .gguf, or pypi:<module>/<file>.gguf")
     p.add_argument("--adapter", help="PEFT LoRA adapter folder")
     p.add_argument("--benchmarks", default="sealtool,apibank_l1,bfcl_simple", help="comma-separated benchmark names")
-    p.add_argument("--limit", type=int, help="first N rows of each benchmark")
+    p.add_argument("--limit", type=positive_int, help="first N rows of each benchmark")
     p.add_argument("--prompt_style", default="hammer", choices=["hammer", "native"])
-    p.add_argument("--batch_size", type=int, default=8)
-    p.add_argument("--max_new_tokens", type=int, default=256)
+    p.add_argument("--batch_size", type=positive_int, default=8)
+    p.add_argument("--max_new_tokens", type=positive_int, default=256)
     p.add_argument("--output", help="results JSON (markdown written next to it); with --merge: the table file")
     p.add_argument("--predictions", help="JSON-lines file of every prompt, output and parsed call")
     p.add_argument(

@@ -38,7 +38,7 @@ from ..sweep import (
     write_wandb_sweep,
 )
 from ..sweep.submitit_launcher import CLUSTERS, SubmititOptions, SubmititParameterError, submit_sweep
-from ._common import UsageError, setup_logging, user_errors
+from ._common import UsageError, positive_int, setup_logging, user_errors
 
 
 __all__ = ["LAUNCHERS", "make_parser", "spec_from_args", "validate_spec", "submitit_options", "main"]
@@ -98,7 +98,7 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--benchmarks", default=None, help="benchmarks for hammer-train evaluate, e.g. sealtool,bfcl_irrelevance"
     )
-    p.add_argument("--limit", type=int, default=None, help="rows per benchmark for hammer-train evaluate")
+    p.add_argument("--limit", type=positive_int, default=None, help="rows per benchmark for hammer-train evaluate")
     p.add_argument("--eval_args", default="", help="further arguments for hammer-train evaluate, one quoted string")
     p.add_argument(
         "--model", default=None, help="base model for evaluation (default: the recipe's model_name_or_path)"
@@ -150,13 +150,13 @@ def _add_slurm_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--slurm_partition", default=None)
     g.add_argument("--slurm_account", default=None)
     g.add_argument("--slurm_qos", default=None)
-    g.add_argument("--nodes", type=int, default=1, help="nodes per point (accelerate multi-node; default 1)")
-    g.add_argument("--gpus_per_node", type=int, default=None)
-    g.add_argument("--cpus_per_task", type=int, default=None)
+    g.add_argument("--nodes", type=positive_int, default=1, help="nodes per point (accelerate multi-node; default 1)")
+    g.add_argument("--gpus_per_node", type=positive_int, default=None)
+    g.add_argument("--cpus_per_task", type=positive_int, default=None)
     g.add_argument("--mem_gb", type=float, default=None)
     g.add_argument(
         "--timeout_min",
-        type=int,
+        type=positive_int,
         default=1440,
         help="minutes per job; at the limit submitit requeues it and training resumes from its last checkpoint",
     )
