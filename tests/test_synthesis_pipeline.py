@@ -261,6 +261,26 @@ def test_yaml_config_and_argument_errors(canned_server, tmp_path, capsys):
     assert main(["--tools_file", str(tmp_path / "missing.json"), "--base_url", url]) == 2
 
 
+def test_every_seed_tool_dropped_names_why_and_writes_the_report(canned_server, tmp_path, capsys):
+    """A tools file whose only tool fails the strict seed check (a parameter without description):
+    the error names the reason and the first message, no request is sent, and the report is on disk."""
+    url, log = canned_server
+    tools = json.loads(TOOLS.read_text())[:1]
+    fn = tools[0]["function"] if "function" in tools[0] else tools[0]
+    param = next(iter(fn["parameters"]["properties"].values()))
+    param.pop("description")
+    bad_tools = tmp_path / "tools.json"
+    bad_tools.write_text(json.dumps(tools))
+    out = tmp_path / "out"
+    argv = ["--tools_file", str(bad_tools), "--output_dir", str(out), "--progress", "false", "--base_url", url]
+    assert main([*argv, "--expansion_rounds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "the API pool is empty" in err and "'seed.api_missing_field': 1" in err and "has no description" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["stages"]["apis"]["dropped"] == {"seed.api_missing_field": 1}
+    assert not log.exists() or not log.read_text().strip()  # nothing was asked of the server
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("hammer_train.serve") is not None, reason="the embedded server is present"
 )

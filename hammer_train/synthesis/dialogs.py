@@ -247,7 +247,15 @@ def generate_dialogs(
         ValueError: an empty API pool.
     """
     if not apis:
-        raise ValueError("the API pool is empty: give tools_file, tools_data or domains (see the apis stage report)")
+        stage = report.stage("apis")
+        dropped, first = stage.dropped, stage.rejected[:1]
+        why = f"tools dropped: {dict(dropped.most_common())}" + (
+            f", the first: {first[0]['message']}" if first else ""
+        )
+        raise ValueError(
+            "the API pool is empty: give tools_file, tools_data or domains"
+            + (f" ({why}; the report in output_dir lists them)" if dropped else "")
+        )
     dialogs = []
     for i, kind in enumerate(plan_kinds(args.num_dialogs, args.shares(), args.seed)):
         seed = derive_seed(args.seed, "dialog", i)

@@ -143,12 +143,29 @@ def run_pipeline(
 
     Raises:
         ValueError: no tools, an empty pool; FileNotFoundError: a stage's input file is missing
-            (run the stage before it first).
+            (run the stage before it first). The report so far (e.g. why each seed tool was
+            dropped) is written before the error propagates.
     """
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     judge = judge or generator
     report = SynthesisReport(settings=dataclasses.asdict(args))
+    try:
+        _run_stages(args, out, generator, judge, report)
+    finally:
+        report.usage = {"generator": generator.usage.to_dict()} if generator is not None else {}
+        if judge is not None and judge is not generator:
+            report.usage["judge"] = judge.usage.to_dict()
+        name = "report.json" if args.stage == "all" else f"report_{args.stage}.json"
+        report.outputs["report"] = str(out / name)
+        report.write(out / name)
+    return report
+
+
+def _run_stages(
+    args: SynthesisArguments, out: Path, generator: ChatEndpoint | None, judge, report: SynthesisReport
+) -> None:
+    """The stages of ``args.stage``, in order, each writing its file into ``out``."""
     run = {args.stage} if args.stage != "all" else {"apis", "dialogs", "rules", "judges"}
     rows: list[dict[str, Any]] | None = None
     if run & {"apis", "dialogs"}:
@@ -178,10 +195,3 @@ def run_pipeline(
         report.outputs["accepted"] = str(output_path(args))
         for row in rows[:5]:
             report.accept(row)
-    report.usage = {"generator": generator.usage.to_dict()} if generator is not None else {}
-    if judge is not None and judge is not generator:
-        report.usage["judge"] = judge.usage.to_dict()
-    name = "report.json" if args.stage == "all" else f"report_{args.stage}.json"
-    report.outputs["report"] = str(out / name)
-    report.write(out / name)
-    return report
