@@ -174,7 +174,8 @@ def hammer_eval_dir(data_dir: str | Path | None = None) -> Path:
         return Path(env).expanduser()
     raise FileNotFoundError(
         "Hammer's evaluation sets (sealtool.json, apibank_l1.json) need their folder: pass --data_dir DIR "
-        f"or set {DATA_ENV}=DIR (the Hammer authors' released test sets; not shipped with hammer-train)"
+        f"or set {DATA_ENV}=DIR (the Hammer authors' test sets, data/test/original/ of "
+        "https://github.com/MadeAgents/Hammer; not shipped with hammer-train)"
     )
 
 
