@@ -164,6 +164,8 @@ def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], B
         ``auto`` came from the YAML or from neither setting ``bf16`` nor ``fp16``, so it overrides
         TRL's default); ``choice`` is None when the recipe set ``bf16`` to a value, or set ``fp16``
         (``argv`` is then returned unchanged). ``choice.requested`` is ``"unset"`` for the default.
+        Where bf16 is chosen for the CPU because there is no accelerator, ``--use_cpu true`` is
+        appended too (``TrainingArguments`` refuses bf16 without a GPU unless ``use_cpu`` is set).
     """
     import yaml
 
@@ -194,4 +196,8 @@ def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], B
         argv[cli[0] : cli[1]] = resolved
     else:
         argv += resolved
+    if choice.bf16 and choice.device == "cpu" and not use_cpu:
+        # no accelerator, so training runs on the CPU; TrainingArguments takes bf16 there only with use_cpu
+        argv += ["--use_cpu", "true"]
+        choice = replace(choice, reason=f"{choice.reason}; no accelerator, so use_cpu: true")
     return argv, choice

@@ -195,3 +195,21 @@ def test_prepare_data_of_a_bf16_gpu_recipe_runs_without_a_gpu(tmp_path, capsys):
     )
     assert cli(["prepare-data", str(recipe), "--report"]) == 0
     assert json.loads(capsys.readouterr().out)["final_rows"] == 1
+
+
+def test_bf16_on_a_cpu_without_use_cpu_trains_on_the_cpu(tmp_path, machine):
+    """No accelerator and a CPU with bf16: TrainingArguments would refuse bf16 without use_cpu, so
+    auto (or unset) sets use_cpu too; without bf16 the recipe's use_cpu is left alone."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: auto decides for it, not for the CPU")
+    machine(EPYC_BF16)
+    recipe = tmp_path / "no_use_cpu.yaml"
+    for bf16_line in ("bf16: auto\n", ""):
+        recipe.write_text(RECIPE.replace("use_cpu: true\n", "") + bf16_line)
+        h, s, _ = parse_recipe([str(recipe)])
+        assert s.bf16 is True and s.use_cpu is True and h.bf16_auto["reason"].endswith("so use_cpu: true")
+    machine(EPYC_AVX2)
+    h, s, _ = parse_recipe([str(recipe)])
+    assert s.bf16 is False and s.use_cpu is False
