@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import RecipeError
 
 
-__all__ = ["check_checkpoint", "check_model", "check_safetensors", "check_training_values"]
+__all__ = ["check_checkpoint", "check_model", "check_push_to_hub", "check_safetensors", "check_training_values"]
 
 TRAINER_STATE = "trainer_state.json"
 """What ``transformers.Trainer`` writes into every checkpoint folder."""
@@ -153,3 +153,22 @@ def check_training_values(sft_config, model_config) -> None:
     if s.max_steps <= 0:  # transformers trains num_train_epochs epochs unless max_steps > 0
         _in_range("num_train_epochs", s.num_train_epochs, s.num_train_epochs > 0, "> 0 (or set max_steps > 0)")
     _in_range("seed", s.seed, 0 <= s.seed < 2**32, "in [0, 2**32)")
+
+
+def check_push_to_hub(sft_config) -> None:
+    """``push_to_hub: true`` uploads at the end of training: check before anything loads that it can.
+
+    Nothing is sent: the token is looked up the way ``huggingface_hub`` will (``HF_TOKEN``, then the
+    token file of ``hf auth login``), and never read into a message or a log.
+
+    Raises:
+        RecipeError: ``HF_HUB_OFFLINE`` is set (the Makefile sets it), or there is no token.
+    """
+    if not sft_config.push_to_hub:
+        return
+    from huggingface_hub import constants, get_token
+
+    if constants.HF_HUB_OFFLINE:
+        raise RecipeError("push_to_hub: true, but HF_HUB_OFFLINE is set (make sets it): unset it to upload")
+    if get_token() is None:
+        raise RecipeError("push_to_hub: true needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")

@@ -91,14 +91,17 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     Raises:
         RecipeError: ``prompt_style: native`` with a chat template that ignores tools;
             ``prompt_style: hammer`` with a base template no serving template can be built around;
-            packing with dynamic masking (TRL cannot pack a transformed dataset).
+            packing with dynamic masking (TRL cannot pack a transformed dataset); ``push_to_hub``
+            without a token or with ``HF_HUB_OFFLINE`` set (:func:`hammer_train.checks.check_push_to_hub`).
         FileNotFoundError / ValueError: a model that cannot be resolved (before anything loads).
         FileNotFoundError: a length curriculum's first phase stopped without writing its checkpoint.
     """
     from transformers import set_seed
 
+    from .checks import check_push_to_hub
     from .modeling import resolve_model
 
+    check_push_to_hub(sft_config)  # the upload comes after training: fail now, not then
     set_seed(sft_config.seed)
     model_path = resolve_model(model_config.model_name_or_path)
     tokenizer = _load_tokenizer(model_path, hammer_args, sft_config, model_config)

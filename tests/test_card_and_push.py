@@ -190,3 +190,35 @@ def test_card_of_local_model_flag_and_earlier_eval_file(tmp_path):
     # no results: no model-index, and the card says how to add them
     card = ModelCard.load(write_model_card(tmp_path, recipe, REPORT, results=[]))
     assert card.data.eval_results is None and "Not evaluated yet" in card.text
+
+
+def test_push_to_hub_is_checked_before_training(tmp_path, monkeypatch):
+    """``push_to_hub: true`` with HF_HUB_OFFLINE set or without a token fails in train() before any
+    model or data loads (the upload comes after training); a token in HF_TOKEN passes, unread."""
+    from huggingface_hub import constants
+
+    from hammer_train.config import RecipeError, parse_recipe
+    from hammer_train.train import train
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model_name_or_path: some-org/not-loaded\nuse_cpu: true\nbf16: false\npush_to_hub: true\n"
+        f"output_dir: {tmp_path / 'out'}\nsources:\n  - {{format: xlam, path: {tmp_path / 'missing.json'}}}\n"
+    )
+    h, s, m = parse_recipe([str(recipe)])
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(RecipeError, match="HF_HUB_OFFLINE is set"):
+        train(h, s, m)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
+    with pytest.raises(RecipeError, match="needs a Hugging Face token"):
+        train(h, s, m)
+    from hammer_train.checks import check_push_to_hub
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_not_a_real_token")
+    check_push_to_hub(s)  # passes: the token is found, never sent
+    s.push_to_hub = False
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    check_push_to_hub(s)  # nothing to push, nothing checked
