@@ -36,6 +36,7 @@ __all__ = [
     "gguf_path",
     "cache_dir",
     "load_model_and_tokenizer",
+    "tokenizer_source",
     "is_quantized",
     "keep_4bit_weights_trainable",
     "merged_model",
@@ -145,6 +146,26 @@ def _convert_gguf(path: Path) -> Path:
     return target
 
 
+def tokenizer_source(model_name_or_path: str, adapter: str | None = None) -> str:
+    """Where to load the tokenizer from: the adapter folder when it holds one (``hammer-train
+    train`` saves the training prompt there as the chat template), else a local folder holding a
+    tokenizer (an export, or an adapter folder given as the model), else the model as
+    :func:`resolve_model` resolves it.
+
+    Returns:
+        A folder path or a hub id for ``AutoTokenizer.from_pretrained``.
+
+    Raises:
+        ValueError / FileNotFoundError: as :func:`resolve_model`, where neither folder holds a tokenizer.
+    """
+    if adapter and (Path(adapter) / "tokenizer_config.json").is_file():
+        return adapter
+    local = Path(model_name_or_path).expanduser()
+    if (local / "tokenizer_config.json").is_file():
+        return str(local)
+    return resolve_model(model_name_or_path)
+
+
 def load_model_and_tokenizer(
     model_name_or_path: str,
     *,
@@ -178,8 +199,7 @@ def load_model_and_tokenizer(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model_name_or_path)
-    tok_source = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else path
-    tokenizer = AutoTokenizer.from_pretrained(tok_source, trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(path, adapter), trust_remote_code=trust_remote_code)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

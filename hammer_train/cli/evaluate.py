@@ -36,7 +36,6 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from ._common import UsageError, positive_int, setup_logging, user_errors
 
@@ -289,12 +288,10 @@ def _endpoint_token_counter(args: argparse.Namespace) -> Callable[[str], int] | 
         )
     from transformers import AutoTokenizer
 
-    from ..modeling import resolve_model
+    from ..modeling import tokenizer_source
 
-    path = Path(args.tokenizer).expanduser()
     try:  # an adapter or export folder holds the tokenizer without (or beside) a config.json
-        source = str(path) if (path / "tokenizer_config.json").is_file() else resolve_model(args.tokenizer)
-        return _token_counter(AutoTokenizer.from_pretrained(source))
+        return _token_counter(AutoTokenizer.from_pretrained(tokenizer_source(args.tokenizer)))
     except (OSError, ValueError) as exc:
         raise UsageError(f"--tokenizer {args.tokenizer}: {exc}") from None
 
