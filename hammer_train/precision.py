@@ -151,6 +151,12 @@ def _cli_value(argv: list[str], key: str) -> tuple[int, int, str] | None:
     return found
 
 
+def _flag(argv: list[str], config: dict[str, Any], key: str) -> bool:
+    """A bool recipe field as parsing will see it: the command line's last ``--key``, else the YAML's."""
+    cli = _cli_value(argv, key)
+    return _truthy(cli[2] if cli is not None else config.get(key, False))
+
+
 def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], Bf16Choice | None]:
     """Replace ``bf16: auto`` (recipe YAML or ``--bf16 auto``) with the value for this machine.
 
@@ -182,14 +188,12 @@ def resolve_bf16_auto(argv: list[str], detect=detect_bf16) -> tuple[list[str], B
         if cli[2].strip().lower() != "auto":
             return argv, None
     elif config.get("bf16") is None:
-        fp16 = _cli_value(argv, "fp16")
-        if _truthy(fp16[2] if fp16 is not None else config.get("fp16", False)):
+        if _flag(argv, config, "fp16"):
             return argv, None  # fp16 asked for: TRL then sets bf16 false
         requested = "unset"
     elif str(config["bf16"]).strip().lower() != "auto":
         return argv, None
-    use_cpu_cli = _cli_value(argv, "use_cpu")
-    use_cpu = _truthy(use_cpu_cli[2] if use_cpu_cli is not None else config.get("use_cpu", False))
+    use_cpu = _flag(argv, config, "use_cpu")
     choice = replace(detect(use_cpu), requested=requested)
     resolved = ["--bf16", "true" if choice.bf16 else "false"]
     if cli is not None:
