@@ -247,15 +247,13 @@ def generate_dialogs(
         ValueError: an empty API pool.
     """
     if not apis:
+        message = "the API pool is empty: give tools_file, tools_data or domains"
         stage = report.stage("apis")
-        dropped, first = stage.dropped, stage.rejected[:1]
-        why = f"tools dropped: {dict(dropped.most_common())}" + (
-            f", the first: {first[0]['message']}" if first else ""
-        )
-        raise ValueError(
-            "the API pool is empty: give tools_file, tools_data or domains"
-            + (f" ({why}; the report in output_dir lists them)" if dropped else "")
-        )
+        if stage.dropped:
+            message += f" (tools dropped: {dict(stage.dropped.most_common())}"
+            message += f", the first: {stage.rejected[0]['message']}" if stage.rejected else ""
+            message += "; the report in output_dir lists them)"
+        raise ValueError(message)
     dialogs = []
     for i, kind in enumerate(plan_kinds(args.num_dialogs, args.shares(), args.seed)):
         seed = derive_seed(args.seed, "dialog", i)
