@@ -12,7 +12,15 @@ from pathlib import Path
 from .config import RecipeError
 
 
-__all__ = ["check_checkpoint", "check_model", "check_push_to_hub", "check_safetensors", "check_training_values"]
+__all__ = [
+    "check_checkpoint",
+    "check_lora_target_modules",
+    "check_model",
+    "check_push_to_hub",
+    "check_recipe_file",
+    "check_safetensors",
+    "check_training_values",
+]
 
 TRAINER_STATE = "trainer_state.json"
 """What ``transformers.Trainer`` writes into every checkpoint folder."""
@@ -119,6 +127,33 @@ def check_checkpoint(folder: str | Path, field: str = "resume_from_checkpoint") 
     return path
 
 
+def check_recipe_file(path: Path) -> None:
+    """Read a recipe file as ``TrlParser`` will, so that a file that is not UTF-8, not YAML or not a
+    mapping is one error naming the file and the line (``TrlParser`` would raise a bare
+    ``UnicodeDecodeError`` / ``yaml.YAMLError``).
+
+    Raises:
+        RecipeError: naming the file, and the byte or the line and column at fault.
+    """
+    import yaml
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RecipeError(f"{path}: byte {exc.start} (line {line}) is not UTF-8") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{path}: {where}not valid YAML ({problem})") from None
+    if not isinstance(config, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping of field: value, got {type(config).__name__}")
+
+
 def _in_range(name: str, value, ok: bool, expected: str) -> None:
     if not ok:
         raise RecipeError(f"{name} must be {expected}, got {value!r}")
@@ -153,6 +188,61 @@ def check_training_values(sft_config, model_config) -> None:
     if s.max_steps <= 0:  # transformers trains num_train_epochs epochs unless max_steps > 0
         _in_range("num_train_epochs", s.num_train_epochs, s.num_train_epochs > 0, "> 0 (or set max_steps > 0)")
     _in_range("seed", s.seed, 0 <= s.seed < 2**32, "in [0, 2**32)")
+
+
+def check_lora_target_modules(model_config, model_path: str, trust_remote_code: bool = False) -> None:
+    """Check, before the weights load, that every entry of ``lora_target_modules`` names a module of
+    the model: PEFT raises only when *no* entry matches, after loading, and trains the rest without
+    a word when one entry of a list is a typo.
+
+    The model is built from its ``config.json`` on the meta device (``accelerate.init_empty_weights``:
+    no weights read, no memory), and each entry is matched by PEFT's own rule
+    (``peft.tuners.tuners_utils.check_target_module_exists``: a list entry matches a module name or
+    its dotted suffix; a string is a regular expression over the whole name). ``all-linear`` and
+    an unset value (PEFT's default for the architecture) are not checked.
+
+    Args:
+        model_config: the recipe's ``trl.ModelConfig`` (``use_peft``, ``lora_target_modules``,
+            ``model_revision``).
+        model_path: what :func:`check_model` returned (a local folder or a hub id whose
+            ``config.json`` is cached).
+        trust_remote_code: the recipe's (``SFTConfig``) value: a model with its own code is only
+            built where the recipe allows that code to run.
+
+    Raises:
+        RecipeError: naming the entries that match no module, with the model's Linear and
+            Embedding module names to choose from.
+    """
+    targets = model_config.lora_target_modules
+    if not model_config.use_peft or targets is None or targets == "all-linear":
+        return
+    from accelerate import init_empty_weights
+    from peft import LoraConfig
+    from peft.tuners.tuners_utils import check_target_module_exists
+    from torch import nn
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    remote = bool(trust_remote_code)
+    config = AutoConfig.from_pretrained(model_path, revision=model_config.model_revision, trust_remote_code=remote)
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=remote)
+    names = [name for name, _ in model.named_modules() if name]
+
+    def matches(pattern: str | list[str]) -> bool:
+        lora = LoraConfig(target_modules=pattern)
+        return any(check_target_module_exists(lora, name) for name in names)
+
+    if isinstance(targets, str):  # a regular expression over the whole name
+        missing = [] if matches(targets) else [targets]
+    else:
+        missing = [entry for entry in targets if not matches([entry])]
+    if missing:
+        kinds = (nn.Linear, nn.Embedding)
+        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n and isinstance(m, kinds)})
+        raise RecipeError(
+            f"lora_target_modules: {missing} match no module of {model_config.model_name_or_path} "
+            f"({type(model).__name__}); its Linear and Embedding modules: {leaves}, or all-linear"
+        )
 
 
 def check_push_to_hub(sft_config) -> None:

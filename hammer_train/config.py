@@ -322,27 +322,21 @@ def _config_args(argv: list[str]) -> list[str]:
     return argv
 
 
-def _check_recipe_file(path: Path) -> None:
-    """Read the recipe as TrlParser will, so that a file that is not UTF-8, not YAML or not a mapping
-    is a :class:`RecipeError` naming the file and the line (TrlParser would raise a bare
-    ``UnicodeDecodeError`` / ``yaml.YAMLError``)."""
-    import yaml
+def _single_target_as_list(model_config) -> None:
+    """Give back the list a recipe wrote for ``lora_target_modules: [q_proj]``.
 
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RecipeError(f"{path}: byte {exc.start} (line {line}) is not UTF-8") from None
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RecipeError(f"{path}: {where}not valid YAML ({problem})") from None
-    if not isinstance(config, dict):
-        raise RecipeError(f"{path}: a recipe is a YAML mapping of field: value, got {type(config).__name__}")
+    TRL's ``ModelConfig.__post_init__`` turns a one-element list into its string, and PEFT reads a
+    string as a regular expression that must match a module's *whole* dotted name
+    (``model.layers.0.self_attn.q_proj``), so ``[q_proj]`` would match nothing and fail after the
+    model loaded, while ``[q_proj, v_proj]`` matches by name suffix. A plain name (letters, digits,
+    ``_``, ``.``) other than ``all-linear`` is made a one-element list again; a real pattern stays a
+    string, as PEFT documents (``LoraConfig.target_modules``).
+    """
+    import re
+
+    target = getattr(model_config, "lora_target_modules", None)
+    if isinstance(target, str) and target != "all-linear" and re.fullmatch(r"[A-Za-z0-9_.]+", target):
+        model_config.lora_target_modules = [target]
 
 
 def parse_recipe(argv: list[str] | None = None):
@@ -370,8 +364,10 @@ def parse_recipe(argv: list[str] | None = None):
             Raised before any model or data is loaded.
     """
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
+    from .checks import check_recipe_file, check_training_values
+
     if "--config" in argv:
-        _check_recipe_file(Path(argv[argv.index("--config") + 1]))
+        check_recipe_file(Path(argv[argv.index("--config") + 1]))
     from .precision import resolve_bf16_auto
 
     argv, bf16_auto = resolve_bf16_auto(argv)  # SFTConfig.bf16 is a bool: decide "auto" before parsing
@@ -396,9 +392,9 @@ def parse_recipe(argv: list[str] | None = None):
         raise RecipeError("model_name_or_path is required (a hub id, a local folder, or a .gguf file)")
     if not hammer_args.sources:
         raise RecipeError("sources is required: at least one training data source")
-    from .checks import check_training_values
     from .curriculum import check_length_curriculum
 
+    _single_target_as_list(model_config)
     check_training_values(sft_config, model_config)
     check_length_curriculum(hammer_args, sft_config)
     hammer_args.bf16_auto = bf16_auto.to_dict() if bf16_auto is not None else None

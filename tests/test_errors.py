@@ -327,6 +327,36 @@ def test_missing_model_is_one_line(tmp_path, capsys, monkeypatch):
     assert "model_name_or_path './no-such-model'" in _one_line(capsys.readouterr().err)
 
 
+def test_lora_target_typo_is_named_before_the_weights_load(tmp_path, capsys, smollm2_path):
+    from hammer_train.checks import check_lora_target_modules
+    from hammer_train.config import parse_recipe
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(ROWS))
+    recipe = str(_recipe(tmp_path, good))
+
+    def model_config(*targets: str):
+        argv = [recipe, "--model_name_or_path", smollm2_path, "--use_peft", "true", "--lora_target_modules", *targets]
+        return parse_recipe(argv)[2]
+
+    # One name: TRL's ModelConfig makes it the string "q_proj", which PEFT reads as a regular
+    # expression over the whole dotted name and so matches nothing; the recipe gets its list back.
+    one = model_config("q_proj")
+    assert one.lora_target_modules == ["q_proj"]
+    check_lora_target_modules(one, smollm2_path)
+    check_lora_target_modules(model_config("q_proj", "self_attn.v_proj", "lm_head"), smollm2_path)
+    check_lora_target_modules(model_config(r".*\.(q|v)_proj"), smollm2_path)  # a real pattern stays one
+    one.lora_target_modules = "q_proj"  # what TRL alone hands PEFT
+    with pytest.raises(RecipeError, match=r"lora_target_modules: \['q_proj'\] match no module"):
+        check_lora_target_modules(one, smollm2_path)
+    # A typo in one entry of a list: PEFT would adapt q_proj alone after loading, with a warning.
+    argv = ["train", recipe, "--model_name_or_path", smollm2_path, "--use_peft", "true"]
+    assert cli([*argv, "--lora_target_modules", "q_proj", "vproj"]) == 2
+    msg = _one_line(capsys.readouterr().err)
+    assert msg.startswith(f"recipe error: lora_target_modules: ['vproj'] match no module of {smollm2_path} (")
+    assert "'v_proj'" in msg and "'down_proj'" in msg and "all-linear" in msg
+
+
 @requires_bfcl
 def test_evaluate_missing_model_and_unknown_benchmark(capsys):
     assert cli(["evaluate", "./no-such-model", "--benchmarks", "bfcl_simple", "--limit", "1"]) == 2

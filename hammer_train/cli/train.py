@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     dry_run = "--dry_run" in argv
     argv = [a for a in argv if a != "--dry_run"]
     setup_logging()
-    from ..checks import check_checkpoint, check_model
+    from ..checks import check_checkpoint, check_lora_target_modules, check_model
     from ..config import parse_recipe
 
     hammer_args, sft_config, model_config = parse_recipe(argv)
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(resolved_recipe(hammer_args, sft_config, model_config), sort_keys=False), end="")
         return 0
-    check_model(model_config.model_name_or_path, model_config.model_revision)
+    path = check_model(model_config.model_name_or_path, model_config.model_revision)
+    check_lora_target_modules(model_config, path, sft_config.trust_remote_code)
     from ..train import train
 
     out = train(hammer_args, sft_config, model_config)
