@@ -128,7 +128,7 @@ def _generate_fn(args):
 
     from ..evaluation.generate import chat_renderer, transformers_generate_fn
     from ..evaluation.vllm_backend import vllm_available, vllm_generate_fn
-    from ..modeling import load_model_and_tokenizer, resolve_model
+    from ..modeling import load_model_and_tokenizer, resolve_model, tokenizer_source
 
     backend = args.backend
     if backend == "auto":
@@ -137,7 +137,7 @@ def _generate_fn(args):
         from transformers import AutoTokenizer
 
         path = resolve_model(args.model)
-        tokenizer = AutoTokenizer.from_pretrained(args.adapter if args.adapter else path)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(args.model, args.adapter))
     else:
         model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
         if torch.cuda.is_available():
