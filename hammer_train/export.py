@@ -118,15 +118,23 @@ def merge_adapter(
         ``(base, prompt_style, chat_template_written)``.
 
     Raises:
-        ExportError: not an adapter folder; the base model cannot be found.
+        ExportError: not an adapter folder; ``output_dir`` holds an adapter (the adapter folder
+            itself, or another: loaders would take the folder for an adapter, and its model card
+            would be overwritten); the base model cannot be found. All before the base model loads.
     """
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .modeling import resolve_model
+    from .modeling import resolve_model, tokenizer_source
 
     folder, out = Path(folder), Path(output_dir)
     config, recipe = read_adapter(folder)
+    if (out / "adapter_config.json").is_file():
+        same = "the adapter folder itself" if out.resolve() == folder.resolve() else "an adapter folder"
+        raise ExportError(
+            f"export folder {out} is {same} (it holds adapter_config.json): the merged model would be mixed "
+            f"with the adapter and overwrite its model card; give another --output_dir (default {folder / 'export'})"
+        )
     name = _base_of(folder, config, recipe, base)
     try:
         path = resolve_model(name)
@@ -140,8 +148,7 @@ def merge_adapter(
     merged = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)
-    tok_source = folder if (folder / "tokenizer_config.json").is_file() else path
-    tokenizer = AutoTokenizer.from_pretrained(str(tok_source), trust_remote_code=trust)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(path, str(folder)), trust_remote_code=trust)
     tokenizer.save_pretrained(out)
     style = str(recipe.get("prompt_style", "hammer"))
     if style != "hammer":  # native: the base template already renders the training prompt

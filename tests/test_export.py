@@ -43,6 +43,24 @@ def test_base_model_that_cannot_be_found(tmp_path, capsys):
     assert not (tmp_path / "out" / "config.json").exists()
 
 
+def test_export_into_an_adapter_folder_is_refused_before_loading(tmp_path, capsys):
+    adapter = _fake_adapter(tmp_path / "run", "some-org/some-model")  # the base exists nowhere
+    (adapter / "README.md").write_text("# the adapter's model card\n")
+    assert main([str(adapter), "--output_dir", str(adapter)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: export folder {adapter} is the adapter folder itself") and "\n" not in err
+    assert f"default {adapter / 'export'}" in err
+    other = _fake_adapter(tmp_path / "other", "some-org/some-model")
+    with pytest.raises(ExportError, match=f"export folder {other} is an adapter folder"):
+        export(adapter, other)
+    assert (adapter / "README.md").read_text() == "# the adapter's model card\n"
+    assert sorted(p.name for p in other.iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "recipe.yaml",
+    ]
+
+
 @pytest.mark.parametrize("bad", ["q4_k_m", "Q4_0", "int8"])
 def test_gguf_type_the_converter_does_not_know(tmp_path, capsys, bad):
     adapter = _fake_adapter(tmp_path / "run", "some-org/some-model")
