@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from ._common import UsageError, positive_int, setup_logging, user_errors
+from ._evaluate_local import evaluate_in_process, token_counter
 
 
 __all__ = ["make_parser", "main"]
@@ -70,30 +71,7 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="auto: vLLM when installed and a GPU is present, else transformers; openai: an "
         "OpenAI-compatible endpoint (--base_url, --model)",
     )
-    e = p.add_argument_group("--backend openai")
-    e.add_argument("--base_url", help="the endpoint's root, e.g. http://127.0.0.1:8000/v1 (default: OpenAI)")
-    e.add_argument("--model", dest="served_model", help="the model name the endpoint serves")
-    e.add_argument(
-        "--api_key_env",
-        default="OPENAI_API_KEY",
-        help="environment variable holding the API key (never logged or written)",
-    )
-    e.add_argument("--timeout", type=float, default=120.0, help="seconds per request (each retry too)")
-    e.add_argument("--max_retries", type=int, default=4, help="retries with backoff after a timeout, 429 or 5xx")
-    e.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    e.add_argument(
-        "--request_style",
-        default="hammer",
-        choices=["hammer", "openai"],
-        help="hammer: a served hammer-train export (the training prompt as its chat template); openai: "
-        "standard roles and JSON-schema tools (other models, hosted APIs)",
-    )
-    e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
-    e.add_argument(
-        "--tokenizer",
-        help="the served model's tokenizer (an export or adapter folder, a GGUF, a hub id) to count the gold "
-        "answers longer than --max_new_tokens, as in process; request style hammer only",
-    )
+    _add_endpoint_arguments(p.add_argument_group("--backend openai"))
     p.add_argument(
         "--structured_outputs",
         nargs="?",
@@ -122,70 +100,31 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return p
 
 
-def _generate_fn(args):
-    """(generate_fn, render_fn, backend, tokenizer) for the model."""
-    import torch
-
-    from ..evaluation.generate import chat_renderer, transformers_generate_fn
-    from ..evaluation.vllm_backend import vllm_available, vllm_generate_fn
-    from ..modeling import load_model_and_tokenizer, resolve_model, tokenizer_source
-
-    backend = args.backend
-    if backend == "auto":
-        backend = "vllm" if vllm_available() and torch.cuda.is_available() else "transformers"
-    if backend == "vllm":
-        from transformers import AutoTokenizer
-
-        path = resolve_model(args.model)
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(args.model, args.adapter))
-    else:
-        model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
-        if torch.cuda.is_available():
-            model.to("cuda")
-    render, grammar_fn = chat_renderer(tokenizer, args.prompt_style), None
-    if args.structured_outputs:
-        from ..evaluation.structured import answer_grammar, answer_lark, structured_renderer
-
-        # vLLM reads the Lark text; llguidance in process takes the compiled grammar
-        grammar = answer_lark if backend == "vllm" else answer_grammar
-        render, grammar_fn = structured_renderer(render, args.structured_outputs, grammar=grammar)
-    if backend == "vllm":
-        fn = vllm_generate_fn(
-            path,
-            adapter=args.adapter,
-            max_new_tokens=args.max_new_tokens,
-            dtype=args.dtype,
-            grammar_fn=grammar_fn,
-            **args.vllm_kwargs,
-        )
-    else:
-        fn = transformers_generate_fn(
-            model, tokenizer, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, grammar_fn=grammar_fn
-        )
-    return fn, render, backend, tokenizer
-
-
-def _environment() -> dict:
-    """Where the numbers were measured (timings depend on it)."""
-    import os
-    import platform
-
-    import torch
-    import transformers
-
-    device = (
-        torch.cuda.get_device_name(0)
-        if torch.cuda.is_available()
-        else f"cpu ({platform.processor() or platform.machine()})"
+def _add_endpoint_arguments(e: argparse._ArgumentGroup) -> None:
+    """The ``--backend openai`` arguments: the endpoint, its client settings, the request style."""
+    e.add_argument("--base_url", help="the endpoint's root, e.g. http://127.0.0.1:8000/v1 (default: OpenAI)")
+    e.add_argument("--model", dest="served_model", help="the model name the endpoint serves")
+    e.add_argument(
+        "--api_key_env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (never logged or written)",
     )
-    return {
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    e.add_argument("--timeout", type=float, default=120.0, help="seconds per request (each retry too)")
+    e.add_argument("--max_retries", type=int, default=4, help="retries with backoff after a timeout, 429 or 5xx")
+    e.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    e.add_argument(
+        "--request_style",
+        default="hammer",
+        choices=["hammer", "openai"],
+        help="hammer: a served hammer-train export (the training prompt as its chat template); openai: "
+        "standard roles and JSON-schema tools (other models, hosted APIs)",
+    )
+    e.add_argument("--cache_dir", help="resumable answer cache (a killed run resumes without re-sending)")
+    e.add_argument(
+        "--tokenizer",
+        help="the served model's tokenizer (an export or adapter folder, a GGUF, a hub id) to count the gold "
+        "answers longer than --max_new_tokens, as in process; request style hammer only",
+    )
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -264,15 +203,6 @@ _VLLM_SET_BY = {
 """``vllm.LLM`` arguments (and sampling fields) that other flags of ``evaluate`` set."""
 
 
-def _token_counter(tokenizer) -> Callable[[str], int]:
-    """``text -> number of tokens`` (no special tokens): how many new tokens an answer needs."""
-
-    def count_tokens(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return count_tokens
-
-
 def _endpoint_token_counter(args: argparse.Namespace) -> Callable[[str], int] | None:
     """``--tokenizer``'s counter for ``--backend openai``, loaded before any request; None without it.
 
@@ -291,7 +221,7 @@ def _endpoint_token_counter(args: argparse.Namespace) -> Callable[[str], int] | 
     from ..modeling import tokenizer_source
 
     try:  # an adapter or export folder holds the tokenizer without (or beside) a config.json
-        return _token_counter(AutoTokenizer.from_pretrained(tokenizer_source(args.tokenizer)))
+        return token_counter(AutoTokenizer.from_pretrained(tokenizer_source(args.tokenizer)))
     except (OSError, ValueError) as exc:
         raise UsageError(f"--tokenizer {args.tokenizer}: {exc}") from None
 
@@ -334,43 +264,6 @@ def _evaluate_endpoint(args: argparse.Namespace, benches: list) -> int:
     return 0
 
 
-def _evaluate_in_process(args: argparse.Namespace, benches: list) -> dict:
-    """transformers or vLLM in this process: load the model, generate, score; the results dict."""
-    from ..checks import check_model
-    from ..evaluation.report import run_evaluation
-
-    t0 = time.perf_counter()  # load time includes a first GGUF de-quantization, as before
-    check_model(args.model, field="MODEL", error=UsageError)
-    generate_fn, render_fn, backend, tokenizer = _generate_fn(args)
-    meta = {
-        "model": args.model,
-        "adapter": args.adapter,
-        "prompt_style": args.prompt_style,
-        "backend": backend,
-        **({"vllm_kwargs": args.vllm_kwargs} if backend == "vllm" else {}),
-        "batch_size": args.batch_size,
-        "max_new_tokens": args.max_new_tokens,
-        "decoding": f"greedy, structured outputs {args.structured_outputs} (llguidance"
-        + (", vLLM's guidance backend)" if backend == "vllm" else ")")
-        if args.structured_outputs
-        else "greedy",
-        "limit": args.limit,
-        "load_seconds": round(time.perf_counter() - t0, 3),
-        **_environment(),
-    }
-    return run_evaluation(
-        benches,
-        generate_fn,
-        render_fn,
-        limit=args.limit,
-        meta=meta,
-        predictions_path=args.predictions,
-        # the Hammer answer format is what the gold is written in; a native template writes its own
-        count_tokens=_token_counter(tokenizer) if args.prompt_style == "hammer" else None,
-        max_new_tokens=args.max_new_tokens,
-    )
-
-
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     """``hammer-train evaluate``: 0, or 2 for a user's mistake (one line)."""
@@ -390,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     benches = [load_benchmark(b, limit=args.limit, data_dir=args.data_dir) for b in names]
     if args.backend == "openai":
         return _evaluate_endpoint(args, benches)
-    results = _evaluate_in_process(args, benches)
+    results = evaluate_in_process(args, benches)
     output = args.output or "results.json"
     json_path, md_path = write_results(results, output)
     print(results_table(results))
