@@ -339,7 +339,7 @@ def _single_target_as_list(model_config) -> None:
         model_config.lora_target_modules = [target]
 
 
-def parse_recipe(argv: list[str] | None = None):
+def parse_recipe(argv: list[str] | None = None, *, device_free: bool = False):
     """Parse a recipe and command-line overrides.
 
     Args:
@@ -350,6 +350,10 @@ def parse_recipe(argv: list[str] | None = None):
             recipe setting neither ``bf16`` nor ``fp16`` gets) is resolved for this machine first
             (:func:`hammer_train.precision.resolve_bf16_auto`: CUDA bf16 support, or the CPU's
             ``avx512_bf16`` / ``amx_bf16``).
+        device_free: parse as for another machine, without checking this one's devices: the recipe
+            is parsed with ``--use_cpu true`` (``TrainingArguments`` then accepts ``bf16: true``
+            without a GPU). For what does not depend on the device: the rows of ``prepare-data``, a
+            sweep validated on a login node for Slurm jobs.
 
     Returns:
         ``(hammer_args, sft_config, model_config)``; with ``bf16: auto``, ``hammer_args.bf16_auto``
@@ -364,6 +368,8 @@ def parse_recipe(argv: list[str] | None = None):
             Raised before any model or data is loaded.
     """
     argv = _config_args(list(sys.argv[1:] if argv is None else argv))
+    if device_free:
+        argv += ["--use_cpu", "true"]
     from .checks import check_recipe_file, check_training_values
 
     if "--config" in argv:

@@ -60,9 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import parse_recipe
     from ..data import build_dataset
 
-    # the rows do not depend on the device: parse as on a CPU, so a bf16 GPU recipe prepares its
-    # data on a machine without a GPU (as hammer-train sweep validates recipes for other machines)
-    hammer_args, sft_config, model_config = parse_recipe([*rest, "--use_cpu", "true"])
+    # the rows do not depend on the device: a bf16 GPU recipe prepares its data without a GPU
+    hammer_args, sft_config, model_config = parse_recipe(rest, device_free=True)
     tokenizer = None
     if own.tokenize:
         from transformers import AutoTokenizer

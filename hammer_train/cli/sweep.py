@@ -235,8 +235,8 @@ def validate_spec(spec: SweepSpec, parse: bool = True, elsewhere: bool = False) 
     Args:
         parse: ``False`` only resolves the model (``--no_validate``, ``--collect_only``).
         elsewhere: the points train on other machines (Slurm jobs, W&B agents, printed commands):
-            this machine's devices are not checked (parsed with ``--use_cpu true``, so a bf16 GPU
-            recipe validates on a login node without a GPU).
+            this machine's devices are not checked (``parse_recipe(device_free=True)``, so a bf16
+            GPU recipe validates on a login node without a GPU).
 
     Raises:
         hammer_train.config.RecipeError: as :func:`hammer_train.config.parse_recipe`.
@@ -246,7 +246,7 @@ def validate_spec(spec: SweepSpec, parse: bool = True, elsewhere: bool = False) 
         from ..config import parse_recipe
 
         argv = train_arguments(spec, spec.points()[0])
-        parse_recipe([*argv, "--use_cpu", "true"] if elsewhere else argv)
+        parse_recipe(argv, device_free=elsewhere)
     try:
         spec.base_model()
     except ValueError as exc:
