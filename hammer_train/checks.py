@@ -191,41 +191,40 @@ def check_training_values(sft_config, model_config) -> None:
 
 
 def check_lora_target_modules(model_config, model_path: str, trust_remote_code: bool = False) -> None:
-    """Check, before the weights load, that every entry of ``lora_target_modules`` names a module of
-    the model: PEFT raises only when *no* entry matches, after loading, and trains the rest without
-    a word when one entry of a list is a typo.
+    """Check, before the weights load, that every entry of ``lora_target_modules`` and
+    ``lora_modules_to_save`` names a module of the model. PEFT raises only when *no* target entry
+    matches, after loading; it adapts the rest without a word when one entry of a list is a typo,
+    and skips a ``modules_to_save`` entry that matches nothing, so that module is silently not trained.
 
     The model is built from its ``config.json`` on the meta device (``accelerate.init_empty_weights``:
-    no weights read, no memory), and each entry is matched by PEFT's own rule
-    (``peft.tuners.tuners_utils.check_target_module_exists``: a list entry matches a module name or
-    its dotted suffix; a string is a regular expression over the whole name). ``all-linear`` and
-    an unset value (PEFT's default for the architecture) are not checked.
+    no weights read, no memory), and each entry is matched by PEFT's own rules: for targets
+    ``peft.tuners.tuners_utils.check_target_module_exists`` (a list entry matches a module name or
+    its dotted suffix; a string is a regular expression over the whole name); for modules to save,
+    the suffix test of ``peft.utils.other._set_trainable`` (``name.endswith(entry)``). A target of
+    ``all-linear`` or unset (PEFT's default for the architecture) is not checked.
 
     Args:
         model_config: the recipe's ``trl.ModelConfig`` (``use_peft``, ``lora_target_modules``,
-            ``model_revision``).
+            ``lora_modules_to_save``, ``model_revision``).
         model_path: what :func:`check_model` returned (a local folder or a hub id whose
             ``config.json`` is cached).
         trust_remote_code: the recipe's (``SFTConfig``) value: a model with its own code is only
             built where the recipe allows that code to run.
 
     Raises:
-        RecipeError: naming the entries that match no module, with the model's Linear and
-            Embedding module names to choose from.
+        RecipeError: naming the field and its entries that match no module, with the model's Linear
+            and Embedding module names to choose from.
     """
     targets = model_config.lora_target_modules
-    if not model_config.use_peft or targets is None or targets == "all-linear":
+    if targets == "all-linear":
+        targets = None
+    to_save = list(model_config.lora_modules_to_save or [])
+    if not model_config.use_peft or (targets is None and not to_save):
         return
-    from accelerate import init_empty_weights
     from peft import LoraConfig
     from peft.tuners.tuners_utils import check_target_module_exists
-    from torch import nn
-    from transformers import AutoConfig, AutoModelForCausalLM
 
-    remote = bool(trust_remote_code)
-    config = AutoConfig.from_pretrained(model_path, revision=model_config.model_revision, trust_remote_code=remote)
-    with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(config, trust_remote_code=remote)
+    model = _meta_model(model_path, model_config.model_revision, bool(trust_remote_code))
     names = [name for name, _ in model.named_modules() if name]
 
     def matches(pattern: str | list[str]) -> bool:
@@ -233,16 +232,36 @@ def check_lora_target_modules(model_config, model_path: str, trust_remote_code: 
         return any(check_target_module_exists(lora, name) for name in names)
 
     if isinstance(targets, str):  # a regular expression over the whole name
-        missing = [] if matches(targets) else [targets]
-    else:
-        missing = [entry for entry in targets if not matches([entry])]
-    if missing:
-        kinds = (nn.Linear, nn.Embedding)
-        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n and isinstance(m, kinds)})
-        raise RecipeError(
-            f"lora_target_modules: {missing} match no module of {model_config.model_name_or_path} "
-            f"({type(model).__name__}); its Linear and Embedding modules: {leaves}, or all-linear"
-        )
+        _no_module("lora_target_modules", [] if matches(targets) else [targets], model_config, model)
+    elif targets is not None:
+        _no_module("lora_target_modules", [e for e in targets if not matches([e])], model_config, model)
+    missing = [entry for entry in to_save if not any(name.endswith(entry) for name in names)]
+    _no_module("lora_modules_to_save", missing, model_config, model)
+
+
+def _meta_model(model_path: str, revision: str | None, trust_remote_code: bool):
+    """The model of ``config.json`` on the meta device: module names and types, no weights."""
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_path, revision=revision, trust_remote_code=trust_remote_code)
+    with init_empty_weights():
+        return AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+
+
+def _no_module(field: str, missing: list[str], model_config, model) -> None:
+    """Raise the :class:`RecipeError` of ``field``'s entries that match no module (if any)."""
+    if not missing:
+        return
+    from torch import nn
+
+    kinds = (nn.Linear, nn.Embedding)
+    leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n and isinstance(m, kinds)})
+    extra = ", or all-linear" if field == "lora_target_modules" else ""
+    raise RecipeError(
+        f"{field}: {missing} match no module of {model_config.model_name_or_path} "
+        f"({type(model).__name__}); its Linear and Embedding modules: {leaves}{extra}"
+    )
 
 
 def check_push_to_hub(sft_config) -> None:

@@ -355,6 +355,13 @@ def test_lora_target_typo_is_named_before_the_weights_load(tmp_path, capsys, smo
     msg = _one_line(capsys.readouterr().err)
     assert msg.startswith(f"recipe error: lora_target_modules: ['vproj'] match no module of {smollm2_path} (")
     assert "'v_proj'" in msg and "'down_proj'" in msg and "all-linear" in msg
+    # modules_to_save: PEFT skips an entry that matches nothing, so that module would not be trained
+    assert cli([*argv, "--lora_modules_to_save", "lm_head", "embedtokens"]) == 2
+    msg = _one_line(capsys.readouterr().err)
+    assert msg.startswith("recipe error: lora_modules_to_save: ['embedtokens'] match no module of ")
+    save = model_config("q_proj")
+    save.lora_modules_to_save = ["lm_head", "embed_tokens"]
+    check_lora_target_modules(save, smollm2_path)
 
 
 @requires_bfcl
