@@ -33,7 +33,7 @@ def load_generation(args: argparse.Namespace):
         from transformers import AutoTokenizer
 
         path = resolve_model(args.model)
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(args.model, args.adapter))
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(path, args.adapter))
     else:
         model, tokenizer = load_model_and_tokenizer(args.model, adapter=args.adapter, dtype=args.dtype)
         if torch.cuda.is_available():
