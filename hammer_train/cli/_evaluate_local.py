@@ -19,7 +19,23 @@ __all__ = ["environment", "evaluate_in_process", "load_generation", "token_count
 
 
 def load_generation(args: argparse.Namespace):
-    """(generate_fn, render_fn, backend, tokenizer) for the model."""
+    """Load ``args.model`` (with ``args.adapter``) for generation in this process.
+
+    Args:
+        args: the parsed ``hammer-train evaluate`` arguments (``model``, ``adapter``, ``backend``,
+            ``dtype``, ``prompt_style``, ``batch_size``, ``max_new_tokens``, ``structured_outputs``,
+            ``vllm_kwargs``).
+
+    Returns:
+        ``(generate_fn, render_fn, backend, tokenizer)``: ``generate_fn(prompts: list[str]) ->
+        list[Generation]``, ``render_fn(example) -> str`` (the training prompt), ``"vllm"`` or
+        ``"transformers"`` (``auto`` resolved: vLLM where it is installed and a GPU is present),
+        and the tokenizer (the adapter folder's, else the model's: ``modeling.tokenizer_source``).
+
+    Raises:
+        FileNotFoundError / ValueError / OSError: a model or adapter that cannot be loaded (as
+            :func:`hammer_train.modeling.load_model_and_tokenizer`).
+    """
     import torch
 
     from ..evaluation.generate import chat_renderer, transformers_generate_fn
@@ -62,7 +78,9 @@ def load_generation(args: argparse.Namespace):
 
 
 def environment() -> dict:
-    """Where the numbers were measured (timings depend on it)."""
+    """Where the numbers were measured (timings depend on it): ``{"device", "torch_threads",
+    "omp_num_threads", "torch", "transformers", "started"}`` (a CUDA device's name, else
+    ``cpu (<processor>)``; ``started`` as local ``%Y-%m-%dT%H:%M:%S%z``)."""
     import os
     import platform
 
@@ -85,7 +103,12 @@ def environment() -> dict:
 
 
 def token_counter(tokenizer) -> Callable[[str], int]:
-    """``text -> number of tokens`` (no special tokens): how many new tokens an answer needs."""
+    """``text -> number of tokens`` (an int; no special tokens added): how many new tokens an answer
+    needs, for :func:`hammer_train.evaluation.report.gold_over_token_limit`.
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer (callable, returning ``{"input_ids": [...]}``).
+    """
 
     def count_tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -94,7 +117,22 @@ def token_counter(tokenizer) -> Callable[[str], int]:
 
 
 def evaluate_in_process(args: argparse.Namespace, benches: list) -> dict:
-    """transformers or vLLM in this process: load the model, generate, score; the results dict."""
+    """Score ``args.model`` on ``benches`` with transformers or vLLM in this process.
+
+    Args:
+        args: the parsed ``hammer-train evaluate`` arguments (see :func:`load_generation`; also
+            ``limit`` and ``predictions``).
+        benches: loaded :class:`hammer_train.evaluation.benchmarks.Benchmark` objects.
+
+    Returns:
+        The results of :func:`hammer_train.evaluation.report.run_evaluation`: ``{"meta":
+        {model, adapter, backend, decoding, load_seconds (s), environment...}, "benchmarks":
+        {name: scores}}``; with ``prompt_style: hammer``, each benchmark also counts the gold
+        answers longer than ``max_new_tokens``.
+
+    Raises:
+        UsageError: a model that cannot be found (named as ``MODEL``).
+    """
     from ..checks import check_model
     from ..evaluation.report import run_evaluation
 
