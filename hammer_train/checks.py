@@ -20,6 +20,7 @@ __all__ = [
     "check_recipe_file",
     "check_safetensors",
     "check_training_values",
+    "dry_run_model_check",
 ]
 
 TRAINER_STATE = "trainer_state.json"
@@ -76,6 +77,41 @@ def check_model(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise error(f"{field} {name_or_path!r}: cannot be read from the Hub ({first})") from None
     return resolved
+
+
+def dry_run_model_check(model_config, trust_remote_code: bool = False) -> str:
+    """What ``hammer-train train --dry_run`` checks of the model without going online, converting a
+    GGUF file or reading weights: when the model is already on this machine (a local folder, a hub
+    id whose ``config.json`` is in the Hugging Face cache, a GGUF file converted by an earlier run),
+    :func:`check_model`'s checks and :func:`check_lora_target_modules` on its ``config.json``.
+
+    Returns:
+        One line for the log: where the model was found and what was checked, or why it was not
+        (the model is not on this machine yet; the real run looks it up).
+
+    Raises:
+        RecipeError: a local path or GGUF file that does not exist, a folder without ``config.json``,
+            or LoRA target / modules-to-save entries that match no module (as in the real run).
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    from .modeling import gguf_cache_folder, gguf_path, resolve_model
+
+    name = model_config.model_name_or_path
+    try:
+        gguf = gguf_path(name) if name else None
+        path = str(gguf_cache_folder(gguf)) if gguf is not None else resolve_model(name)  # no conversion here
+    except (FileNotFoundError, ValueError) as exc:
+        raise RecipeError(str(exc)) from None
+    if gguf is not None and not Path(path, "config.json").is_file():
+        return f"model {name!r}: not checked (the GGUF file is not converted yet; the run converts it once)"
+    if not Path(path).exists():  # a hub id
+        cached = try_to_load_from_cache(path, "config.json", revision=model_config.model_revision)
+        if not isinstance(cached, str):
+            return f"model {name!r}: not checked (not in the local Hugging Face cache; a dry run stays offline)"
+        path = str(Path(cached).parent)
+    check_lora_target_modules(model_config, path, trust_remote_code)
+    return f"model {name!r}: found at {path}; LoRA target modules checked"
 
 
 def check_safetensors(folder: Path, field: str) -> None:

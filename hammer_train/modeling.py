@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "resolve_model",
     "gguf_path",
+    "gguf_cache_folder",
     "cache_dir",
     "load_model_and_tokenizer",
     "tokenizer_source",
@@ -106,10 +107,17 @@ def resolve_model(name_or_path: str | None) -> str:
     return name_or_path
 
 
-def _convert_gguf(path: Path) -> Path:
+def gguf_cache_folder(path: Path) -> Path:
+    """The folder that holds (or will hold) the de-quantized checkpoint of the GGUF file ``path``,
+    under :func:`cache_dir`; keyed by the file's resolved path, size and modification time, so an
+    edited file is converted again. The folder exists only once :func:`resolve_model` converted it."""
     stat = path.stat()
     key = hashlib.blake2b(f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode(), digest_size=6).hexdigest()
-    target = cache_dir() / "gguf" / f"{path.stem}-{key}"
+    return cache_dir() / "gguf" / f"{path.stem}-{key}"
+
+
+def _convert_gguf(path: Path) -> Path:
+    target = gguf_cache_folder(path)
     if (target / "config.json").is_file():
         return target
     from filelock import FileLock

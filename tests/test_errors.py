@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import requires_bfcl
+import yaml
+from conftest import SMOLLM2, requires_bfcl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -362,6 +363,40 @@ def test_lora_target_typo_is_named_before_the_weights_load(tmp_path, capsys, smo
     save = model_config("q_proj")
     save.lora_modules_to_save = ["lm_head", "embed_tokens"]
     check_lora_target_modules(save, smollm2_path)
+
+
+def test_dry_run_checks_a_model_already_here_and_stays_offline(tmp_path, capsys, monkeypatch, smollm2_path):
+    """``train --dry_run`` runs the LoRA target check on a local folder, a hub id whose
+    ``config.json`` is in the HF cache (a cache laid out as ``huggingface_hub`` writes it) and a
+    converted GGUF file, and names, without failing, a model it would have to download or convert."""
+    import huggingface_hub.constants
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(ROWS))
+    recipe = str(_recipe(tmp_path, good))
+    snapshot = tmp_path / "hub" / "models--tiny-org--tiny" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text((Path(smollm2_path) / "config.json").read_text())
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    typo = ["--use_peft", "true", "--lora_target_modules", "q_proj", "vproj", "--dry_run"]
+    for model in (smollm2_path, "tiny-org/tiny", SMOLLM2):
+        assert cli(["train", recipe, "--model_name_or_path", model, *typo]) == 2
+        msg = _one_line(capsys.readouterr().err)
+        assert msg.startswith(f"recipe error: lora_target_modules: ['vproj'] match no module of {model} ("), msg
+        assert cli(["train", recipe, "--model_name_or_path", model, *typo[:-2], "--dry_run"]) == 0
+        out, err = capsys.readouterr()
+        assert yaml.safe_load(out)["model_name_or_path"] == model
+        assert f"model {model!r}: found at " in err and "LoRA target modules checked" in err
+    assert cli(["train", recipe, "--model_name_or_path", "tiny-org/not-cached", *typo]) == 0
+    assert "not checked (not in the local Hugging Face cache; a dry run stays offline)" in capsys.readouterr().err
+    monkeypatch.setenv("HAMMER_TRAIN_CACHE", str(tmp_path / "empty-cache"))
+    assert cli(["train", recipe, "--model_name_or_path", SMOLLM2, *typo]) == 0
+    assert "not checked (the GGUF file is not converted yet" in capsys.readouterr().err
+    assert not (tmp_path / "empty-cache").exists()  # nothing converted
+    assert cli(["train", recipe, "--model_name_or_path", "./no-such-model", "--dry_run"]) == 2
+    assert "no such folder, and not a valid hub id" in _one_line(capsys.readouterr().err)
 
 
 @requires_bfcl

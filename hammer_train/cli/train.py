@@ -8,7 +8,8 @@ RECIPE is a YAML file or the name of a shipped recipe (``hammer-train recipes``)
 can be overridden on the command line (``--irrelevance_ratio 0.2``); ``--help`` lists them all: ours
 (:class:`hammer_train.config.HammerArguments`), TRL's ``SFTConfig`` and TRL's ``ModelConfig``. Before
 any model loads, the recipe is parsed, ``--resume_from_checkpoint`` is checked and the model is
-looked up (:mod:`hammer_train.checks`).
+looked up with its LoRA target modules (:mod:`hammer_train.checks`); ``--dry_run`` stops there,
+checking the model only when it is already on this machine (no network, no GGUF conversion).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def make_parser(prog: str = PROG):
         "--dry_run",
         action="store_true",
         help="parse the recipe and check --resume_from_checkpoint, print the resolved recipe (YAML), "
-        "and stop before any data or model loads",
+        "and stop before any data or model loads; a model already on this machine (a local folder, "
+        "a cached hub id, a converted GGUF file) is checked with its LoRA target modules, offline",
     )
     return parser
 
@@ -66,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if dry_run:
         import yaml
 
+        from ..checks import dry_run_model_check
         from ..train import resolved_recipe
 
+        checked = dry_run_model_check(model_config, sft_config.trust_remote_code)
         print(yaml.safe_dump(resolved_recipe(hammer_args, sft_config, model_config), sort_keys=False), end="")
+        print(checked, file=sys.stderr)
         return 0
     path = check_model(model_config.model_name_or_path, model_config.model_revision)
     check_lora_target_modules(model_config, path, sft_config.trust_remote_code)
