@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import os
 import shlex
 import subprocess
@@ -137,3 +138,20 @@ def test_scripts_are_shims_of_the_commands(script):
     module = script[: -len(".py")]
     assert f"from hammer_train.cli.{module} import main" in text
     assert len([line for line in text.splitlines() if line and not line.startswith((" ", '"', "#"))]) <= 6
+
+
+def test_logging_drops_only_bitsandbytes_hub_kernel_notice(caplog):
+    """bitsandbytes' import-time advice to ``pip install kernels`` (a kernel fetched from the Hub at
+    run time, which we do not do) is dropped; its other warnings still show."""
+    from hammer_train.cli._common import setup_logging
+
+    setup_logging()
+    log = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING):
+        log.warning(
+            "Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please make sure you already "
+            "`pip install kernels` and the kernels >= 0.11.1",
+            "No module named 'kernels'",
+        )
+        log.warning("Failed to load CPU gemm_4bit_forward: %s", "a real failure")
+    assert [r.getMessage() for r in caplog.records] == ["Failed to load CPU gemm_4bit_forward: a real failure"]

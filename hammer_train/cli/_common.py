@@ -87,5 +87,19 @@ def user_errors(main: Callable[..., int]) -> Callable[..., int]:
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """Timestamped log lines on stderr (once per process; a configured root logger is kept)."""
+    """Timestamped log lines on stderr (once per process; a configured root logger is kept).
+
+    One library warning is dropped: bitsandbytes 0.50 (the ``qlora`` extra, imported by PEFT on every
+    command) tries, on a CPU with AVX512-BF16, to fetch a 4-bit matmul kernel from the Hub
+    (``kernels-community/quantization-bitsandbytes``, through the ``kernels`` package) and warns
+    ``pip install kernels`` when that package is absent. We do not install it: nothing downloads
+    from the Hub at run time, and bitsandbytes' own CPU kernels are what QLoRA runs on here
+    (``bitsandbytes/backends/cpu/ops.py``).
+    """
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_hub_kernel_notice)
+
+
+def _drop_hub_kernel_notice(record: logging.LogRecord) -> bool:
+    """False for bitsandbytes' "Failed to load CPU gemm_4bit_forward from kernels-community" warning."""
+    return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward from kernels-community")
