@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import requires_smollm2
 
 from hammer_train.cli import COMMANDS
 from hammer_train.cli import main as cli
@@ -88,6 +89,7 @@ def test_recipes_link_in_the_checkout_is_the_package_folder():
     assert (ROOT / "recipes").resolve() == RECIPES_DIR
 
 
+@requires_smollm2  # the dry run checks the recipe's GGUF model too
 def test_shipped_name_and_path_give_the_same_recipe(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # far from the checkout: the name still resolves
     assert resolve_recipe("smollm2-135m") == resolve_recipe("smollm2-135m.yaml") == RECIPES_DIR / "smollm2-135m.yaml"
