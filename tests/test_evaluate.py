@@ -328,6 +328,35 @@ def test_generate_says_which_outputs_hit_the_token_limit():
     assert outs == ["5", "40"] and [o.finish_reason for o in outs] == ["stop", "length"]
 
 
+def test_generate_is_greedy_whatever_the_models_generation_config_says():
+    """A base's generation_config.json can carry a repetition penalty (Qwen2.5 Instruct: 1.05) that
+    ``model.generate`` applies unless told otherwise; evaluation decodes the plain argmax, as
+    vLLM's temperature 0 does. A tiny random Llama, with a penalty large enough to change its output."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        eos_token_id=1,
+        pad_token_id=0,
+    )
+    model = LlamaForCausalLM(config).eval()
+    prompts = ["hello tools", "call a function"]
+    plain = generate(model, _FakeTokenizer(), prompts, max_new_tokens=24)
+    model.generation_config.repetition_penalty = 50.0
+    with torch.inference_mode():  # what generate() would give without the override
+        ids = torch.tensor([[ord(c) for c in prompts[0]]])
+        penalized = model.generate(ids, do_sample=False, max_new_tokens=24, eos_token_id=1, pad_token_id=0)
+    assert _FakeTokenizer().batch_decode(penalized[:, ids.shape[1] :])[0].strip() != plain[0]
+    assert generate(model, _FakeTokenizer(), prompts, max_new_tokens=24) == plain
+
+
 def test_report_counts_format_errors_cut_at_the_token_limit(tmp_path):
     bench = make_benchmark("toy", _toy_examples())
     gold = _oracle(bench)

@@ -210,6 +210,7 @@ def _generate_batch(
             temperature=None,
             top_p=None,
             top_k=None,
+            repetition_penalty=1.0,  # not the base's generation_config.json (Qwen2.5 Instruct: 1.05)
             max_new_tokens=max_new_tokens,
             eos_token_id=eos or None,
             pad_token_id=tokenizer.pad_token_id,
@@ -232,6 +233,11 @@ def generate(
     grammars: Sequence[str] | None = None,
 ) -> list[Generation]:
     """Greedy batched generation with ``model.generate``.
+
+    Greedy means the argmax at every step, as vLLM's ``temperature=0``: sampling settings and a
+    repetition penalty in the model's ``generation_config.json`` (the Qwen2.5 Instruct bases ship
+    ``repetition_penalty`` 1.05), which ``model.generate`` would otherwise apply, are overridden.
+    A penalty costs function-calling answers (docs/quality.md, "A repetition penalty at decoding").
 
     Prompts are tokenized without extra special tokens (the chat template already wrote them),
     sorted by token length (longest first, so an out-of-memory shows up in the first batch) and cut
