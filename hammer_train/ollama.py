@@ -194,7 +194,10 @@ def ollama_modelfile(tokenizer: Any, gguf_file: str, system_prompt: str | None =
 
     Returns:
         The Modelfile text: ``FROM``, ``TEMPLATE`` (:func:`ollama_template`), ``PARAMETER stop``
-        (:func:`end_of_turn`) and ``PARAMETER temperature 0`` (Hammer decodes greedily).
+        (:func:`end_of_turn`), ``PARAMETER temperature 0`` (Hammer decodes greedily) and
+        ``PARAMETER repeat_penalty 1``: Ollama's default of 1.1 (its docs/modelfile.md) penalizes
+        the JSON punctuation and parameter names an answer must repeat (docs/quality.md, "A
+        repetition penalty at decoding").
 
     Raises:
         ValueError: ``gguf_file`` holds a quote, a newline or leading/trailing spaces (the Modelfile
@@ -213,4 +216,5 @@ def ollama_modelfile(tokenizer: Any, gguf_file: str, system_prompt: str | None =
         f'TEMPLATE """{template}"""\n'
         f'PARAMETER stop "{stop}"\n'
         "PARAMETER temperature 0\n"
+        "PARAMETER repeat_penalty 1\n"
     )

@@ -160,7 +160,7 @@ def test_modelfile(smollm2_tokenizer):
     text = ollama_modelfile(smollm2_tokenizer, "./smollm2-hammer-f16.gguf")
     lines = text.splitlines()
     assert "FROM ./smollm2-hammer-f16.gguf" in lines
-    assert lines[-2:] == ['PARAMETER stop "<|im_end|>"', "PARAMETER temperature 0"]
+    assert lines[-3:] == ['PARAMETER stop "<|im_end|>"', "PARAMETER temperature 0", "PARAMETER repeat_penalty 1"]
     template = text.split('TEMPLATE """', 1)[1].rsplit('"""', 1)[0]
     assert template == ollama_template(smollm2_tokenizer) and '"""' not in template
     plain = template.replace("{{-", "{{")
