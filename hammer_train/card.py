@@ -130,7 +130,8 @@ def _usage_section(repo: str, prompt_style: Any, chat_template_is_training_promp
             "inputs = tokenizer.apply_chat_template(",
             '    messages, tools=tools, add_generation_prompt=True, return_dict=True, return_tensors="pt"',
             ").to(model.device)",
-            "out = model.generate(**inputs, max_new_tokens=256)",
+            "# greedy, as evaluated: a base's generation_config.json may ask for sampling or a repetition penalty",
+            "out = model.generate(**inputs, max_new_tokens=256, do_sample=False, repetition_penalty=1.0)",
             'print(tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))',
         ]
     lines += ["```", ""]
