@@ -18,7 +18,7 @@ BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 from throughput_flops import FlopSpec, flop_spec, training_flops  # noqa: E402
-from throughput_report import summarize  # noqa: E402
+from throughput_report import markdown, summarize  # noqa: E402
 
 
 def test_training_flops_by_hand():
@@ -143,3 +143,17 @@ def test_qwen2_tiny_from_prepared_rows(tmp_path):
 
 def test_gpu_script_parses():
     subprocess.run(["bash", "-n", str(BENCH / "gpu_throughput.sh")], check=True)
+
+
+def test_tables_say_when_no_peak_was_measured():
+    """``--peak_seconds 0`` (as a quick check runs it): the tables say so instead of an empty peak line."""
+    runs = [_run(1.0, 0, "C"), _run(2.0, 0, "D", 4e9)]
+    meta, settings = {"rows": 4, "rows_built": 30}, {"steps": 1, "repeats": 1, "threads": 1, "peak": None}
+    table = markdown(summarize(runs, None), meta, settings)
+    assert "Matmul peak not measured (--peak_seconds 0)" in table and "(?)" not in table
+    measured = markdown(
+        summarize(runs, {"fp32": {"best_gflops": 10.0}, "device": "cpu"}),
+        meta,
+        {**settings, "peak": {"fp32": {"best_gflops": 10.0}, "device": "cpu"}},
+    )
+    assert "Matmul peak measured in this run: fp32 10 GFLOP/s (cpu)." in measured
