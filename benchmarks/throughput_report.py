@@ -104,6 +104,15 @@ def _pct(x: float | None) -> str:
     return f"{100 * x:.1f}%" if x is not None else "-"
 
 
+def _peak_line(peak: dict[str, Any]) -> str:
+    """The tables' line on the matmul peak (``throughput_flops.matmul_peak``'s dict; empty: not measured)."""
+    if not peak:
+        return "Matmul peak not measured (--peak_seconds 0): no share of peak."
+    measured = ", ".join(f"{d} {peak[d]['best_gflops']:.0f} GFLOP/s" for d in ("fp32", "bf16") if d in peak)
+    bf16 = f"; bf16 not measured: {peak['bf16_not_measured']}" if "bf16_not_measured" in peak else ""
+    return f"Matmul peak measured in this run: {measured} ({peak.get('device', '?')}){bf16}."
+
+
 def markdown(summary: dict[str, Any], meta: dict[str, Any], settings: dict[str, Any]) -> str:
     """The tables printed at the end of a run (configurations, ratios, peak)."""
     pc = summary["per_config"]
@@ -114,15 +123,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any], settings: dict[str, 
         f"Model: {meta.get('arch', 'recipe')} ({meta.get('model', meta.get('parameters', ''))}); rows: {meta['rows']} "
         f"(of {meta['rows_built']} built), {settings['steps']} timed steps after 1 warmup, {settings['repeats']} "
         f"repeat(s), {settings['threads']} thread(s); medians over repeats.",
-        (
-            "Matmul peak measured in this run: "
-            + ", ".join(f"{d} {peak[d]['best_gflops']:.0f} GFLOP/s" for d in ("fp32", "bf16") if d in peak)
-            + f" ({peak.get('device', '?')})"
-            + (f"; bf16 not measured: {peak['bf16_not_measured']}" if "bf16_not_measured" in peak else "")
-            + "."
-            if peak
-            else "Matmul peak not measured (--peak_seconds 0): no share of peak."
-        ),
+        _peak_line(peak),
         "",
         "| config | precision | checkpointing | head at | non-pad tok/s | label tok/s | total tok/s | padding "
         "| model GFLOP/s | share of peak (model / with recompute) | "

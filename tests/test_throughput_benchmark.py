@@ -151,9 +151,6 @@ def test_tables_say_when_no_peak_was_measured():
     meta, settings = {"rows": 4, "rows_built": 30}, {"steps": 1, "repeats": 1, "threads": 1, "peak": None}
     table = markdown(summarize(runs, None), meta, settings)
     assert "Matmul peak not measured (--peak_seconds 0)" in table and "(?)" not in table
-    measured = markdown(
-        summarize(runs, {"fp32": {"best_gflops": 10.0}, "device": "cpu"}),
-        meta,
-        {**settings, "peak": {"fp32": {"best_gflops": 10.0}, "device": "cpu"}},
-    )
+    peak = {"fp32": {"best_gflops": 10.0}, "device": "cpu"}
+    measured = markdown(summarize(runs, peak), meta, {**settings, "peak": peak})
     assert "Matmul peak measured in this run: fp32 10 GFLOP/s (cpu)." in measured
