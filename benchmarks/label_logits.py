@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoTokenizer
 
-    from hammer_train.config import parse_recipe
     from hammer_train.modeling import resolve_model
     from hammer_train.precision import CPUINFO, cpu_bf16_flags
+    from hammer_train.recipe_parser import parse_recipe
 
     hargs, sft, mcfg = parse_recipe([args.recipe])
     model_path = resolve_model(mcfg.model_name_or_path)

@@ -113,8 +113,8 @@ def _configure(args: argparse.Namespace, cfg: str, cuda: bool) -> SimpleNamespac
     from datasets import load_from_disk
     from transformers import AutoTokenizer
 
-    from hammer_train.config import parse_recipe
     from hammer_train.data import EpochCallback, MaskingTransform
+    from hammer_train.recipe_parser import parse_recipe
     from hammer_train.train import _model_init_kwargs
 
     workdir = Path(args._workdir)

@@ -59,7 +59,7 @@ ARCHS: dict[str, dict[str, Any]] = {
 def read_recipe(path: str):
     """``parse_recipe`` to read a recipe's settings (lengths, batch, dtype, data fields) on any machine: with
     ``use_cpu: true``, so that a GPU recipe's ``bf16: true`` parses on a CPU, and ``report_to: none``."""
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
 
     return parse_recipe([path, "--use_cpu", "true", "--report_to", "none"])
 

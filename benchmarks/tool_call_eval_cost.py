@@ -72,7 +72,7 @@ def train_timed(a: argparse.Namespace) -> tuple[list[float], list[dict], int]:
 
     Returns (step seconds, the callback's runs, the recipe's own ``max_steps``)."""
     from hammer_train.callbacks import add_tool_call_callback
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
 
     sys.path.insert(0, str(ROOT / "tests"))
     from tool_call_train import build_trainer

@@ -5,7 +5,7 @@ A recipe may say ``bf16: auto`` (in the YAML or as ``--bf16 auto``); a recipe th
 ``TrainingArguments`` refuses on a machine without a bf16 GPU unless ``use_cpu`` is set, and which a
 CPU without bf16 instructions emulates, several times slower than fp32). TRL's ``SFTConfig.bf16`` is
 a bool, so :func:`resolve_bf16_auto` turns ``auto`` into ``true`` or ``false`` before the recipe is
-parsed (``hammer_train.config.parse_recipe`` calls it), and returns the decision with its reason:
+parsed (``hammer_train.recipe_parser.parse_recipe`` calls it), and returns the decision with its reason:
 
 * training on a CUDA device: ``torch.cuda.is_bf16_supported()`` (Ampere and later);
 * training on the CPU (``use_cpu: true``, or no accelerator): the CPU's ``flags`` line in

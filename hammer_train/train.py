@@ -36,7 +36,7 @@ __all__ = ["train", "resolved_recipe"]
 def resolved_recipe(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> dict[str, Any]:
     """The recipe as it ran: every field that differs from its dataclass default, plus the
     model and data fields, as plain YAML-able values. Tokens are never part of it. The result,
-    written as ``recipe.yaml``, parses again with :func:`hammer_train.config.parse_recipe`."""
+    written as ``recipe.yaml``, parses again with :func:`hammer_train.recipe_parser.parse_recipe`."""
     from trl import ModelConfig, SFTConfig
 
     out: dict[str, Any] = {}
@@ -83,7 +83,7 @@ def train(hammer_args: HammerArguments, sft_config: Any, model_config: Any) -> P
     """Run one recipe end to end.
 
     Args:
-        hammer_args, sft_config, model_config: from :func:`hammer_train.config.parse_recipe`.
+        hammer_args, sft_config, model_config: from :func:`hammer_train.recipe_parser.parse_recipe`.
 
     Returns:
         The output folder.

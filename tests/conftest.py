@@ -92,7 +92,7 @@ def train_short(output_dir: Path, *overrides: str, max_rows: int = 40) -> Path:
     Returns:
         ``output_dir``.
     """
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
     from hammer_train.train import train
 
     h, s, m = parse_recipe([str(DEFAULT_RECIPE), *overrides, "--output_dir", str(output_dir)])

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hammer_train.callbacks import PREFIX, ToolCallEvalCallback, add_tool_call_callback, sharded_weights_reason
-from hammer_train.config import RecipeError, parse_recipe
+from hammer_train.config import RecipeError
 from hammer_train.evaluation.generate import Generation
 from hammer_train.evaluation.tool_call_slice import (
     METRICS,
@@ -32,6 +32,7 @@ from hammer_train.evaluation.tool_call_slice import (
     query_key,
     score_tool_call_slice,
 )
+from hammer_train.recipe_parser import parse_recipe
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -197,7 +197,8 @@ def test_push_to_hub_is_checked_before_training(tmp_path, monkeypatch):
     model or data loads (the upload comes after training); a token in HF_TOKEN passes, unread."""
     from huggingface_hub import constants
 
-    from hammer_train.config import RecipeError, parse_recipe
+    from hammer_train.config import RecipeError
+    from hammer_train.recipe_parser import parse_recipe
     from hammer_train.train import train
 
     recipe = tmp_path / "r.yaml"

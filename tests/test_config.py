@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hammer_train.config import HammerArguments, RecipeError, parse_recipe
+from hammer_train.config import HammerArguments, RecipeError
 from hammer_train.formats import read_source
 from hammer_train.masking import MaskingConfig, mask_example, mask_row, row_rng
+from hammer_train.recipe_parser import parse_recipe
 from hammer_train.schema import MISSING, Example, Parameter, Tool, ToolCall
 from hammer_train.shipped_recipes import RECIPES_DIR
 

@@ -7,8 +7,9 @@ import json
 import pytest
 from conftest import TINY_RECIPE, TWO_STEPS, requires_bfcl, requires_smollm2, train_short
 
-from hammer_train.config import RecipeError, parse_recipe
+from hammer_train.config import RecipeError
 from hammer_train.curriculum import CURRICULUM_DIR, StopAtStepCallback, first_phase
+from hammer_train.recipe_parser import parse_recipe
 
 
 def _parse(tmp_path, *overrides):

@@ -330,7 +330,7 @@ def test_missing_model_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_lora_target_typo_is_named_before_the_weights_load(tmp_path, capsys, smollm2_path):
     from hammer_train.checks import check_lora_target_modules
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps(ROWS))

@@ -10,8 +10,9 @@ import pytest
 
 from hammer_train import precision
 from hammer_train.cli import main as cli
-from hammer_train.config import RecipeError, parse_recipe
+from hammer_train.config import RecipeError
 from hammer_train.precision import Bf16Choice, bf16_choice, cpu_bf16_flags, resolve_bf16_auto
+from hammer_train.recipe_parser import parse_recipe
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

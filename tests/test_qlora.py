@@ -28,7 +28,7 @@ def _quantization_config():
     """The recipe's own 4-bit config, as ``hammer_train.train`` builds it (compute dtype: the recipe's fp32)."""
     from trl import get_quantization_config
 
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
 
     _, _, m = parse_recipe([str(DEFAULT_RECIPE), *QLORA, "--output_dir", "unused"])
     return get_quantization_config(m)

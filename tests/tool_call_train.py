@@ -73,7 +73,7 @@ def build_trainer(hammer_args, sft_config, model_config, max_rows: int | None = 
 
 
 def main(argv: list[str]) -> int:
-    from hammer_train.config import parse_recipe
+    from hammer_train.recipe_parser import parse_recipe
 
     fail_rank = -1
     if "--fail_rank" in argv:

@@ -33,7 +33,7 @@ def _own_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 def make_parser(prog: str = PROG):
     """The recipe fields (TRL's ``TrlParser``, as ``hammer-train train``) plus this command's own
     ``--report``, ``--tokenize`` and ``--save_rows``; used for ``--help``."""
-    from ..config import make_parser as recipe_parser
+    from ..recipe_parser import make_parser as recipe_parser
 
     parser = recipe_parser()
     parser.prog = prog
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     own_parser = argparse.ArgumentParser(prog=PROG, add_help=False, allow_abbrev=False)
     _own_arguments(own_parser)
     own, rest = own_parser.parse_known_args(argv)
-    from ..config import parse_recipe
     from ..data import build_dataset
+    from ..recipe_parser import parse_recipe
 
     # the rows do not depend on the device: a bf16 GPU recipe prepares its data without a GPU
     hammer_args, sft_config, model_config = parse_recipe(rest, device_free=True)

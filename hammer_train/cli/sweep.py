@@ -239,11 +239,11 @@ def validate_spec(spec: SweepSpec, parse: bool = True, elsewhere: bool = False) 
             GPU recipe validates on a login node without a GPU).
 
     Raises:
-        hammer_train.config.RecipeError: as :func:`hammer_train.config.parse_recipe`.
+        hammer_train.config.RecipeError: as :func:`hammer_train.recipe_parser.parse_recipe`.
         UsageError: no model for evaluation.
     """
     if parse:
-        from ..config import parse_recipe
+        from ..recipe_parser import parse_recipe
 
         argv = train_arguments(spec, spec.points()[0])
         parse_recipe(argv, device_free=elsewhere)

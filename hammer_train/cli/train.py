@@ -28,8 +28,8 @@ PROG = "hammer-train train"
 def make_parser(prog: str = PROG):
     """TRL's ``TrlParser`` over ``(HammerArguments, SFTConfig, ModelConfig)`` (the recipe fields),
     plus this command's own ``--dry_run``; used for ``--help`` (the recipe itself is parsed by
-    :func:`hammer_train.config.parse_recipe`)."""
-    from ..config import make_parser as recipe_parser
+    :func:`hammer_train.recipe_parser.parse_recipe`)."""
+    from ..recipe_parser import make_parser as recipe_parser
 
     parser = recipe_parser()
     parser.prog = prog
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--dry_run"]
     setup_logging()
     from ..checks import check_checkpoint, check_lora_target_modules, check_model
-    from ..config import parse_recipe
+    from ..recipe_parser import parse_recipe
 
     hammer_args, sft_config, model_config = parse_recipe(argv)
     if sft_config.resume_from_checkpoint:
