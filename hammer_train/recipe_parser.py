@@ -1,9 +1,9 @@
 """Reading a recipe: ``RECIPE [--overrides]`` from the command line into TRL's ``TrlParser`` over
 :class:`hammer_train.config.HammerArguments`, ``SFTConfig`` and ``ModelConfig``.
 
-Unknown keys are an error naming the key, raised before any model or data is loaded; so are values
-out of range (:mod:`hammer_train.checks`) and ``bf16: auto``, which is resolved for this machine
-first (:mod:`hammer_train.precision`).
+Unknown keys and values out of range (:mod:`hammer_train.checks`) are errors naming the key, raised
+before any model or data is loaded; ``bf16: auto`` is resolved for this machine before parsing
+(:mod:`hammer_train.precision`).
 """
 
 from __future__ import annotations
