@@ -106,7 +106,7 @@ print("cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.c
 for name in ("torch", "triton", "transformers", "trl", "peft", "accelerate", "datasets", "pyarrow", "tokenizers"):
     print(name, importlib.import_module(name).__version__ if importlib.util.find_spec(name) else "absent")
 print("liger_kernel", "installed" if importlib.util.find_spec("liger_kernel") else "absent (L, FL skipped)")
-import hammer_train.config, hammer_train.data, hammer_train.train, hammer_train.trainer  # noqa: F401,E401
+import hammer_train.data, hammer_train.recipe_parser, hammer_train.train, hammer_train.trainer  # noqa: F401,E401
 print("hammer_train imports")  # what the configurations import, with these versions
 EOF
     set -o pipefail
