@@ -109,7 +109,6 @@ print("liger_kernel", "installed" if importlib.util.find_spec("liger_kernel") el
 import hammer_train.data, hammer_train.recipe_parser, hammer_train.train, hammer_train.trainer  # noqa: F401,E401
 print("hammer_train imports")  # what the configurations import, with these versions
 EOF
-    set -o pipefail
     timeout 500 python3 benchmarks/train_throughput.py "${COMMON[@]}" --prepared "$BENCH/rows" --arch "$ARCH" \
         --configs "$CONFIGS" --steps "$STEPS" --repeats 1 --peak_seconds 0.3 --keep_going \
         --output "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log" | grep -v -i warn || true
