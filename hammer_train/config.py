@@ -261,7 +261,7 @@ class HammerArguments:
     )
     tool_call_eval_steps: int | None = field(
         default=None,
-        metadata={"help": "Optimizer steps between runs (and the last step); default: eval_steps, else 160."},
+        metadata={"help": "Optimizer steps between runs (and the last step); default: eval_steps, else 320."},
     )
     tool_call_eval_max_new_tokens: int = field(default=80, metadata={"help": "Generation limit per row of the slice."})
     tool_call_eval_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call on each rank."})
