@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hammer_train.callbacks import PREFIX, ToolCallEvalCallback, add_tool_call_callback, sharded_weights_reason
-from hammer_train.config import RecipeError
+from hammer_train.config import HammerArguments, RecipeError
 from hammer_train.evaluation.generate import Generation
 from hammer_train.evaluation.tool_call_slice import (
     METRICS,
@@ -258,6 +258,16 @@ def test_steps_fall_back_to_eval_steps_then_the_default(smollm2_tokenizer, tmp_p
 
 
 # --------------------------------------------------------------------------- recipe fields
+
+
+def test_steps_help_states_the_callbacks_default():
+    """`hammer-train train --help` states the interval the callback falls back to (it once said 160)."""
+    from dataclasses import fields
+
+    from hammer_train.callbacks import DEFAULT_STEPS
+
+    help_text = next(f.metadata["help"] for f in fields(HammerArguments) if f.name == "tool_call_eval_steps")
+    assert help_text.endswith(f"else {DEFAULT_STEPS}."), help_text
 
 
 def test_recipe_fields():
