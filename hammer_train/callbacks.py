@@ -43,6 +43,7 @@ from typing import Any
 
 from transformers import Trainer, TrainerCallback
 
+from .config import DEFAULT_TOOL_CALL_EVAL_STEPS as DEFAULT_STEPS  # the recipe field's default, kept in config
 from .evaluation.tool_call_slice import ToolCallSlice, build_tool_call_slice, score_tool_call_slice, slice_summary
 from .prompts import SYSTEM_PROMPT
 
@@ -53,15 +54,6 @@ __all__ = ["PREFIX", "DEFAULT_STEPS", "ToolCallEvalCallback", "add_tool_call_cal
 
 PREFIX = "tool_call/"
 """Prefix of every key the callback logs."""
-
-DEFAULT_STEPS = 320
-"""Steps between runs when neither ``tool_call_eval_steps`` nor the trainer's ``eval_steps`` is set:
-the middle and the end of the 640 steps the CPU quality recipe had in sessions 19-21 (its 800 steps
-now: runs at steps 320, 640 and 800). On the CPU a run of the default 36-row slice costs as much as
-13 to 23 training steps at 1,024 tokens (prefilling ~32k prompt tokens and decoding up to 80 tokens
-per row; 72-101 s per run against 4.3-5.4 s per step in bf16, docs/quality.md), so 2 runs took
-about 4-7% of the 640-step recipe's training time. Set
-``tool_call_eval_steps`` for a finer curve; ``tool_call/final_cost_share`` reports what it cost."""
 
 
 def sharded_weights_reason(state: Any) -> str | None:
@@ -118,7 +110,7 @@ class ToolCallEvalCallback(TrainerCallback):
             ``processing_class`` are used at each run).
         tool_slice: the rows (see :func:`~hammer_train.evaluation.tool_call_slice.build_tool_call_slice`).
         steps: optimizer steps between runs; ``None``: the trainer's ``eval_steps`` when set, else
-            :data:`DEFAULT_STEPS`.
+            :data:`hammer_train.config.DEFAULT_TOOL_CALL_EVAL_STEPS` (``DEFAULT_STEPS`` here).
         max_new_tokens: generation limit per row.
         batch_size: prompts per ``generate`` call on each rank.
         prompt_style, system_prompt: render exactly as training does (the recipe's fields).

@@ -17,12 +17,21 @@ from typing import Any
 from .masking import MaskingConfig, MaskingConfigError
 
 
-__all__ = ["DataSource", "HammerArguments", "RecipeError"]
+__all__ = ["DEFAULT_TOOL_CALL_EVAL_STEPS", "DataSource", "HammerArguments", "RecipeError"]
 
 FORMATS = ("xlam", "hammer_eval", "sharegpt", "openai", "bfcl")
 
 _MASKING_DEFAULTS = {f.name: f.default for f in fields(MaskingConfig)}
 """MaskingConfig's defaults: the ``masking_*`` recipe fields take theirs from here, never their own."""
+
+DEFAULT_TOOL_CALL_EVAL_STEPS = 320
+"""Steps between runs when neither ``tool_call_eval_steps`` nor the trainer's ``eval_steps`` is set:
+the middle and the end of the 640 steps the CPU quality recipe had in sessions 19-21 (its 800 steps
+now: runs at steps 320, 640 and 800). On the CPU a run of the default 36-row slice costs as much as
+13 to 23 training steps at 1,024 tokens (prefilling ~32k prompt tokens and decoding up to 80 tokens
+per row; 72-101 s per run against 4.3-5.4 s per step in bf16, docs/quality.md), so 2 runs took
+about 4-7% of the 640-step recipe's training time. Set
+``tool_call_eval_steps`` for a finer curve; ``tool_call/final_cost_share`` reports what it cost."""
 
 
 class RecipeError(ValueError):
@@ -261,7 +270,10 @@ class HammerArguments:
     )
     tool_call_eval_steps: int | None = field(
         default=None,
-        metadata={"help": "Optimizer steps between runs (and the last step); default: eval_steps, else 320."},
+        metadata={
+            "help": "Optimizer steps between runs (and the last step); default: eval_steps, else "
+            f"{DEFAULT_TOOL_CALL_EVAL_STEPS}."
+        },
     )
     tool_call_eval_max_new_tokens: int = field(default=80, metadata={"help": "Generation limit per row of the slice."})
     tool_call_eval_batch_size: int = field(default=8, metadata={"help": "Prompts per generate call on each rank."})
